@@ -1,0 +1,32 @@
+"""ResNet-20 on the handwritten digits scikit-learn ships (the quick start).
+
+1,797 real 8x8 digits, resized to 32x32x3, with a fixed stratified 20 % test
+split (1,437 train / 360 test); nothing to download.
+
+    python tools/train.py --config=configs/resnet20_digits.py --workdir=runs/resnet20_digits
+
+Should reach >= 98.5 % test top-1 in about 1-2 minutes on a 2-core CPU
+(README, "Quick start", gives the measured figure).
+"""
+
+from kerascnn.train import default_config
+
+
+def get_config():
+    config = default_config()
+    config.model.name = "resnet20"
+    config.model.kwargs.preprocessing = "dataset"
+    config.data.name = "digits"
+    config.data.image_size = 32
+    config.augment.crop = "pad_crop"
+    config.augment.padding = 2
+    config.augment.flip = False  # a mirrored digit is another glyph
+    config.train.epochs = 30
+    config.train.batch_size = 64
+    config.train.learning_rate = 0.05
+    config.train.weight_decay = 5e-4
+    config.train.warmup_epochs = 1.0
+    config.train.schedule = "cosine"
+    config.train.eval_every_epoch = False
+    config.lock()
+    return config

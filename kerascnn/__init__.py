@@ -1,0 +1,8 @@
+"""kerascnn: CNN image classifiers as Keras 3 functional-API builders."""
+
+__version__ = "0.1.0"
+
+from kerascnn import layers, models  # noqa: E402,F401  (registers the models)
+from kerascnn.registry import create_model, list_models, register_model  # noqa: E402
+
+__all__ = ["create_model", "list_models", "register_model", "layers", "models", "__version__"]

@@ -1,0 +1,72 @@
+"""Classification metrics computed from logits, in NumPy."""
+
+import numpy as np
+
+
+def topk_accuracy(logits, labels, k=1):
+    """Fraction of rows whose true label is among the k largest scores.
+
+    Ties are broken by index order (as np.argsort), which keeps the count exact.
+
+    Args:
+        logits: [N, C] scores.
+        labels: [N] integer labels, or [N, C] one-hot / soft labels (argmax).
+    """
+    logits = np.asarray(logits)
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=-1)
+    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+        raise ValueError(
+            f"Need logits [N, C] and labels [N]; got {logits.shape} and {labels.shape}."
+        )
+    if not 1 <= k <= logits.shape[1]:
+        raise ValueError(f"k must be in [1, {logits.shape[1]}], got {k}.")
+    topk = np.argsort(-logits, axis=-1, kind="stable")[:, :k]
+    return float(np.mean(np.any(topk == labels[:, None], axis=-1)))
+
+
+def cross_entropy(logits, labels):
+    """Mean softmax cross-entropy of integer or one-hot labels, stable."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = np.asarray(labels)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    if labels.ndim == 2:
+        return float(-(labels * log_probs).sum(axis=-1).mean())
+    return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+
+def predict_logits(model, dataset):
+    """Logits and integer labels for a batched dataset of (images, labels).
+
+    One pass (so a dataset with randomness still pairs logits with labels),
+    each batch through the model's compiled predict function.
+    """
+    outputs, targets = [], []
+    for images, labels in dataset:
+        outputs.append(np.asarray(model.predict_on_batch(images)))
+        labels = np.asarray(labels)
+        targets.append(labels.argmax(-1) if labels.ndim == 2 else labels)
+    if not outputs:
+        raise ValueError("The evaluation dataset is empty.")
+    return np.concatenate(outputs), np.concatenate(targets)
+
+
+def evaluate(model, dataset):
+    """Top-1 (and top-5 with more than 5 classes), loss and count on `dataset`.
+
+    Args:
+        model: a Keras model returning logits.
+        dataset: batched (images, labels), labels integer or one-hot.
+
+    Returns:
+        dict with "top1", optionally "top5", "loss" and "num_examples".
+    """
+    logits, labels = predict_logits(model, dataset)
+    result = {"top1": topk_accuracy(logits, labels, 1)}
+    if logits.shape[1] > 5:
+        result["top5"] = topk_accuracy(logits, labels, 5)
+    result["loss"] = cross_entropy(logits, labels)
+    result["num_examples"] = int(len(labels))
+    return result

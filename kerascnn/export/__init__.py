@@ -1,0 +1,24 @@
+"""Export: SavedModel (TF Serving layout), `.keras`, float32 TFLite, parity.
+
+    result = kerascnn.export.export_model(model, "saved_models", sample_images=x)
+
+writes `saved_models/<name>/<version>/` atomically; see docs/export.md.
+"""
+
+from kerascnn.export.exporter import (
+    ExportResult,
+    TFLiteConversionError,
+    export_model,
+    next_version,
+    tflite_ops,
+)
+from kerascnn.export.parity import parity_report
+
+__all__ = [
+    "ExportResult",
+    "TFLiteConversionError",
+    "export_model",
+    "next_version",
+    "parity_report",
+    "tflite_ops",
+]

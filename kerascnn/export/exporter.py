@@ -1,0 +1,409 @@
+"""Export a Keras classifier as SavedModel, `.keras` and float32 TFLite.
+
+One call writes one TF Serving version directory,
+`export_root/<name>/<version>/`, which is itself the SavedModel (TF Serving
+loads it directly) and also holds `model.keras`, `model_float32.tflite` and
+`metadata.json`. The directory appears complete or not at all: everything is
+written into a temporary sibling and renamed into place at the end.
+"""
+
+import dataclasses
+import datetime
+import errno
+import json
+import os
+import re
+import secrets
+import shutil
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kerascnn
+from kerascnn.export import parity
+
+INPUT_KEY = "images"
+OUTPUT_KEY = "logits"
+SIGNATURE_KEY = "serving_default"
+KERAS_FILENAME = "model.keras"
+TFLITE_FILENAME = "model_float32.tflite"
+METADATA_FILENAME = "metadata.json"
+PARITY_IMAGES = 64
+# The files tf.saved_model.save writes; the SavedModel's size is theirs.
+SAVED_MODEL_ENTRIES = ("saved_model.pb", "fingerprint.pb", "variables", "assets")
+
+_VERSION_DIR = re.compile(r"[0-9]+")
+_TEMP_DIR = re.compile(r"\.tmp-([0-9]+)-([0-9]+)-[0-9a-f]+")
+# How the converter names a TF op it cannot lower to a TFLite builtin.
+_NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+# The top-level keys of metadata.json that export_model owns.
+RESERVED_KEYS = frozenset({
+    "name", "version", "created", "kerascnn_version", "keras_version",
+    "tensorflow_version", "signature", "input", "output", "parameters", "files",
+    "tflite_ops", "parity",
+})
+
+
+class TFLiteConversionError(RuntimeError):
+    """The model cannot become a TFLite model made of builtin ops only."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """Where `export_model` wrote one version, and its parity report.
+
+    `directory` and `saved_model` are the same path: the version directory is
+    the SavedModel. `tflite_path` is None when `tflite=False`.
+    """
+
+    name: str
+    version: int
+    directory: str
+    saved_model: str
+    keras_path: str
+    tflite_path: str | None
+    metadata_path: str
+    parity: dict
+
+
+def export_model(model, export_root, *, name=None, version=None, sample_images=None,
+                 metadata=None, tflite=True):
+    """Writes `export_root/<name>/<version>/` for TF Serving, Keras and TFLite.
+
+    The SavedModel's `serving_default` signature takes a uint8 batch of any
+    size, `images: (None, H, W, C)`, casts it to float32, runs the model in
+    inference mode and returns `{"logits": (None, ...) float32}`. The TFLite
+    file is converted from that SavedModel with builtin ops only.
+
+    Args:
+        model: a built `keras.Model` taking float images in [0, 255] of a fixed
+            shape (N, H, W, C) and giving one output (the logits).
+        export_root: the directory holding one subdirectory per model name.
+        name: the model directory's name; default `model.name`.
+        version: a positive int; default one more than the highest integer
+            version directory already under `export_root/<name>` (1 if none).
+            An existing version is never overwritten (FileExistsError).
+        sample_images: uint8 array (N, H, W, C); the first 64 images are run
+            through Keras and each export for the parity report. None skips
+            the report (recorded as skipped in metadata.json).
+        metadata: a JSON-serializable dict (e.g. `config`, `metrics`) merged
+            into metadata.json; its keys must not clash with the ones written
+            here.
+        tflite: also write `model_float32.tflite`.
+
+    Returns:
+        An `ExportResult` with the written paths and the parity report.
+
+    Raises:
+        ValueError: a bad argument (the message names it).
+        FileExistsError: the version directory already exists.
+        TFLiteConversionError: the model needs ops outside the TFLite builtins.
+    """
+    hwc = parity.model_input_shape(model)
+    if len(model.outputs) != 1:
+        raise ValueError(
+            f"Export needs a model with one output (the logits); model "
+            f"{model.name!r} has {len(model.outputs)}."
+        )
+    name = _check_name(model.name if name is None else name)
+    if version is not None:
+        _check_version(version)
+    if sample_images is not None:
+        sample_images = parity.check_images(sample_images, hwc, "sample_images")
+        sample_images = sample_images[:PARITY_IMAGES]
+    caller_metadata = _check_metadata(metadata)
+
+    model_dir = os.path.join(os.fspath(export_root), name)
+    os.makedirs(model_dir, exist_ok=True)
+    remove_stale_temp_dirs(model_dir)
+    version = next_version(model_dir) if version is None else int(version)
+    target = os.path.join(model_dir, str(version))
+    _refuse_existing(target)
+
+    temp = os.path.join(
+        model_dir, f".tmp-{version}-{os.getpid()}-{secrets.token_hex(4)}"
+    )
+    os.mkdir(temp)
+    try:
+        write_saved_model(model, temp, hwc)
+        model.save(os.path.join(temp, KERAS_FILENAME))
+        tflite_op_list = None
+        if tflite:
+            tflite_bytes = convert_to_tflite(temp)
+            tflite_op_list = tflite_ops(tflite_bytes)["builtin"]
+            with open(os.path.join(temp, TFLITE_FILENAME), "wb") as f:
+                f.write(tflite_bytes)
+        if sample_images is None:
+            report = {"skipped": True, "reason": "no sample_images were given"}
+        else:
+            report = parity.parity_report(
+                model, saved_model_dir=temp,
+                tflite_path=os.path.join(temp, TFLITE_FILENAME) if tflite else None,
+                images=sample_images,
+            )
+        info = _metadata(model, name, version, hwc, temp, tflite_op_list, report)
+        info.update(caller_metadata)
+        # Last, so that a version directory with metadata.json is complete.
+        _write_json(os.path.join(temp, METADATA_FILENAME), info)
+        _fsync_tree(temp)
+        _refuse_existing(target)
+        try:
+            os.rename(temp, target)
+        except OSError:
+            _refuse_existing(target)  # another export took this version meanwhile
+            raise
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    _fsync_dir(model_dir)
+
+    return ExportResult(
+        name=name,
+        version=version,
+        directory=target,
+        saved_model=target,
+        keras_path=os.path.join(target, KERAS_FILENAME),
+        tflite_path=os.path.join(target, TFLITE_FILENAME) if tflite else None,
+        metadata_path=os.path.join(target, METADATA_FILENAME),
+        parity=report,
+    )
+
+
+def write_saved_model(model, directory, hwc):
+    """A SavedModel of `model` whose serving signature takes uint8 images."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+
+    def serve(images):
+        logits = model(tf.cast(images, tf.float32), training=False)
+        return {OUTPUT_KEY: tf.cast(logits, tf.float32)}
+
+    archive.add_endpoint(
+        "serve", serve,
+        input_signature=[tf.TensorSpec([None, *hwc], tf.uint8, name=INPUT_KEY)],
+    )
+    # write_out also registers the first endpoint as "serving_default".
+    archive.write_out(directory, verbose=False)
+
+
+def convert_to_tflite(saved_model_dir):
+    """float32 TFLite flatbuffer of the SavedModel's serving signature, builtin ops only."""
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        os.fspath(saved_model_dir), signature_keys=[SIGNATURE_KEY]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    try:
+        tflite_bytes = converter.convert()
+    except Exception as err:  # the converter raises several error types
+        missing = sorted(set(re.findall(_NOT_BUILTIN, str(err))))
+        if missing:
+            raise TFLiteConversionError(
+                f"TFLite conversion needs TensorFlow ops that are not TFLite builtins: "
+                f"{', '.join(missing)}. kerascnn exports builtin-only TFLite (no select "
+                f"TF ops, which need the Flex delegate on device); replace the layers "
+                f"that use them, or export with tflite=False."
+            ) from err
+        raise TFLiteConversionError(f"TFLite conversion failed: {err}") from err
+    custom = tflite_ops(tflite_bytes)["custom"]
+    if custom:
+        raise TFLiteConversionError(
+            f"The converted TFLite model contains non-builtin ops {custom}."
+        )
+    return tflite_bytes
+
+
+def tflite_ops(tflite_bytes):
+    """The operators of a TFLite flatbuffer: {"builtin": [...], "custom": [...]}.
+
+    Builtins by their schema name ("CONV_2D"); custom and select-TF (Flex) ops
+    by their custom code ("FlexErfinv"). Both lists are sorted.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    builtin_names = {
+        code: op for op, code in vars(schema.BuiltinOperator).items() if not op.startswith("_")
+    }
+    flatbuffer = schema.Model.GetRootAs(bytearray(tflite_bytes), 0)
+    builtin, custom = set(), set()
+    for i in range(flatbuffer.OperatorCodesLength()):
+        opcode = flatbuffer.OperatorCodes(i)
+        # Codes above 127 live in BuiltinCode, older ones in the deprecated field.
+        code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
+        if code == schema.BuiltinOperator.CUSTOM:
+            custom.add(opcode.CustomCode().decode())
+        else:
+            builtin.add(builtin_names.get(code, f"BUILTIN_{code}"))
+    return {"builtin": sorted(builtin), "custom": sorted(custom)}
+
+
+def next_version(model_dir):
+    """1 + the highest integer-named directory in `model_dir` (1 if none)."""
+    if not os.path.isdir(model_dir):
+        return 1
+    versions = [
+        int(entry) for entry in os.listdir(model_dir)
+        if _VERSION_DIR.fullmatch(entry) and os.path.isdir(os.path.join(model_dir, entry))
+    ]
+    return max(versions, default=0) + 1
+
+
+def remove_stale_temp_dirs(model_dir):
+    """Deletes `.tmp-<version>-<pid>-*` directories whose process has ended.
+
+    Only processes of this machine are visible, so exporting into one model
+    directory from several machines at once (a shared filesystem) is not
+    supported.
+    """
+    if os.name != "posix":  # os.kill(pid, 0) is only a liveness probe on POSIX
+        return
+    for entry in os.listdir(model_dir):
+        match = _TEMP_DIR.fullmatch(entry)
+        if match and not _process_alive(int(match.group(2))):
+            shutil.rmtree(os.path.join(model_dir, entry), ignore_errors=True)
+
+
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. EPERM: it exists but belongs to someone else
+        return True
+    return True
+
+
+def _refuse_existing(target):
+    if os.path.lexists(target):
+        raise FileExistsError(
+            errno.EEXIST,
+            f"Export version directory {target!r} already exists; versions are "
+            f"never overwritten. Pass another version, or none for the next one",
+            target,
+        )
+
+
+def _check_name(name):
+    if (not isinstance(name, str) or not name or name.startswith(".")
+            or "/" in name or (os.sep in name) or (os.altsep and os.altsep in name)):
+        raise ValueError(
+            f"name must be a non-empty directory name without path separators "
+            f"that does not start with '.', got {name!r}."
+        )
+    return name
+
+
+def _check_version(version):
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"version must be a positive int, got {version!r}.")
+
+
+def _check_metadata(metadata):
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
+    clash = sorted(set(metadata) & RESERVED_KEYS)
+    if clash:
+        raise ValueError(
+            f"metadata keys {clash} clash with the keys export_model writes "
+            f"({sorted(RESERVED_KEYS)}); nest them, e.g. under 'config'."
+        )
+    for key, value in metadata.items():
+        try:
+            json.dumps(value, default=_json_default)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"metadata[{key!r}] is not JSON-serializable: {err}"
+            ) from None
+    return dict(metadata)
+
+
+def _metadata(model, name, version, hwc, directory, op_names, report):
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    output_shape = [None if d is None else int(d) for d in model.outputs[0].shape]
+    files = {
+        "saved_model": {
+            "path": ".",
+            "bytes": sum(_size(os.path.join(directory, e)) for e in SAVED_MODEL_ENTRIES),
+        },
+        "keras": {"path": KERAS_FILENAME, "bytes": _size(os.path.join(directory, KERAS_FILENAME))},
+    }
+    if op_names is not None:
+        files["tflite"] = {
+            "path": TFLITE_FILENAME,
+            "bytes": _size(os.path.join(directory, TFLITE_FILENAME)),
+        }
+    info = {
+        "name": name,
+        "version": int(version),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "kerascnn_version": kerascnn.__version__,
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "signature": SIGNATURE_KEY,
+        "input": {"name": INPUT_KEY, "shape": [None, *hwc], "dtype": "uint8", "range": [0, 255]},
+        "output": {"name": OUTPUT_KEY, "shape": output_shape, "dtype": "float32"},
+        # Keras' count_params() also counts BN moving statistics (non-trainable).
+        "parameters": {
+            "trainable": trainable,
+            "non_trainable": non_trainable,
+            "total": trainable + non_trainable,
+        },
+        "files": files,
+        "parity": report,
+    }
+    if op_names is not None:
+        info["tflite_ops"] = op_names
+    return info
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _, names in os.walk(path):
+        total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
+    return total
+
+
+def _json_default(value):
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if hasattr(value, "to_dict"):  # ml_collections.ConfigDict
+        return value.to_dict()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} {value!r} cannot be written as JSON")
+
+
+def _write_json(path, data):
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2, sort_keys=False, default=_json_default)
+        f.write("\n")
+
+
+def _fsync_tree(directory):
+    """Flushes every file, so a crash after the rename cannot leave it empty."""
+    for root, _, names in os.walk(directory):
+        for n in names:
+            fd = os.open(os.path.join(root, n), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _fsync_dir(directory):
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

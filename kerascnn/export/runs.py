@@ -1,0 +1,74 @@
+"""Exporting a training run: its model, config, metrics and test images."""
+
+import json
+import pathlib
+
+import numpy as np
+
+from kerascnn import data
+from kerascnn.export.exporter import export_model
+from kerascnn.train.train_lib import METRICS_FILE, load_run
+
+
+def test_images(cfg, num_images):
+    """The first `num_images` test images of a run's data, uint8, at model size."""
+    d = cfg["data"]
+    info = data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    ds = data.eval_pipeline(
+        data.load(d["name"], d["test_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"]),
+        batch_size=num_images, image_size=d["image_size"], num_classes=info.num_classes,
+        resize=cfg["augment"]["eval_resize"],
+    )
+    images = next(iter(ds))[0].numpy()
+    return np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
+def export_run(workdir, export_root=None, checkpoint=None, version=None):
+    """Exports a run folder's model to `export_root/<model>/<version>/`.
+
+    The metadata holds the run's config and test metrics; the parity report
+    compares the SavedModel and TFLite logits with Keras on the first
+    `config.export.num_parity_images` test images.
+
+    Args:
+        workdir: a folder written by `kerascnn.train.train_and_evaluate`.
+        export_root: default `config.export.root`.
+        checkpoint: a .keras file to export instead of workdir/model.keras.
+        version: default the next free version number.
+
+    Returns:
+        The `ExportResult`.
+    """
+    workdir = pathlib.Path(workdir)
+    cfg, model = load_run(workdir, checkpoint)
+    exp = cfg.get("export", {})
+    metrics_path = workdir / METRICS_FILE
+    metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
+    images = test_images(cfg, int(exp.get("num_parity_images", 64)))
+    return export_model(
+        model, export_root or exp.get("root", "saved_models"), name=cfg["model"]["name"],
+        version=version, sample_images=images,
+        metadata={"config": cfg, "metrics": metrics, "workdir": str(workdir.resolve())},
+        tflite=bool(exp.get("tflite", True)),
+    )
+
+
+def describe(result):
+    """Lines naming each artifact of an export and its parity with Keras."""
+    lines = [
+        f"\nExported {result.name} version {result.version} to {result.directory}",
+        f"  SavedModel: {result.saved_model}  (serving_default: uint8 images -> logits)",
+        f"  Keras:      {result.keras_path}",
+    ]
+    if result.tflite_path:
+        lines.append(f"  TFLite:     {result.tflite_path}")
+    lines.append(f"  metadata:   {result.metadata_path}")
+    for kind in ("saved_model", "tflite"):
+        report = result.parity.get(kind)
+        if report:
+            lines.append(
+                f"  parity {kind} vs Keras on {report['num_images']} test images: "
+                f"max |diff| {report['max_abs_diff']:.2e}, "
+                f"top-1 agreement {report['top1_agreement']:.4f}"
+            )
+    return "\n".join(lines)

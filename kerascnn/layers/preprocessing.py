@@ -1,0 +1,107 @@
+"""Input normalization that lives inside the model, so exports take raw images."""
+
+import keras
+from keras import ops
+
+# Per-channel statistics on the [0, 255] scale, in RGB order.
+IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# keras.applications "caffe" mode: BGR order, mean subtracted, no scaling.
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+PRESETS = ("imagenet", "caffe", "tf", "none")
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class ImageNormalization(keras.layers.Layer):
+    """y = (x[..., order] - mean) / std, per channel, for images in [0, 255].
+
+    Args:
+        mean: per-channel means (after the optional channel reversal).
+        std: per-channel standard deviations.
+        reverse_channels: RGB -> BGR first (keras.applications "caffe" mode).
+    """
+
+    def __init__(self, mean, std, reverse_channels=False, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        if len(self.mean) != len(self.std):
+            raise ValueError(
+                f"mean and std need one value per channel; got {len(self.mean)} "
+                f"means and {len(self.std)} stds."
+            )
+        if any(s <= 0 for s in self.std):
+            raise ValueError(f"std values must be > 0, got {self.std}.")
+        self.reverse_channels = bool(reverse_channels)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is not None and channels != len(self.mean):
+            raise ValueError(
+                f"ImageNormalization has {len(self.mean)} channel statistics but "
+                f"the input has {channels} channels (shape {tuple(input_shape)})."
+            )
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.reverse_channels:
+            x = ops.flip(x, axis=-1)
+        mean = ops.convert_to_tensor(self.mean, dtype=self.compute_dtype)
+        inv_std = ops.convert_to_tensor(
+            [1.0 / s for s in self.std], dtype=self.compute_dtype
+        )
+        return (x - mean) * inv_std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            mean=list(self.mean), std=list(self.std),
+            reverse_channels=self.reverse_channels,
+        )
+        return config
+
+
+def normalization_layer(preprocessing, channels, name="normalize"):
+    """The `ImageNormalization` for a builder's `preprocessing` argument, or None.
+
+    Args:
+        preprocessing: "imagenet" (torchvision mean/std, RGB), "caffe"
+            (keras.applications caffe mode: BGR, mean subtracted), "tf"
+            (scale to [-1, 1]), "none"/None (identity), or a pair
+            (mean, std) of per-channel values on the [0, 255] scale.
+        channels: the number of input channels.
+    """
+    if preprocessing is None or preprocessing == "none":
+        return None
+    if isinstance(preprocessing, str):
+        if preprocessing not in PRESETS:
+            raise ValueError(
+                f"Unknown preprocessing {preprocessing!r}; allowed: {PRESETS} "
+                "or a (mean, std) pair of per-channel values in [0, 255]."
+            )
+        if preprocessing == "tf":
+            return ImageNormalization([127.5] * channels, [127.5] * channels, name=name)
+        if channels != 3:
+            raise ValueError(
+                f"preprocessing={preprocessing!r} is defined for 3-channel RGB "
+                f"input, but the model input has {channels} channels; pass a "
+                "(mean, std) pair instead."
+            )
+        if preprocessing == "caffe":
+            return ImageNormalization(
+                CAFFE_MEAN_BGR, (1.0, 1.0, 1.0), reverse_channels=True, name=name
+            )
+        return ImageNormalization(IMAGENET_MEAN, IMAGENET_STD, name=name)
+    try:
+        mean, std = preprocessing
+        mean, std = [float(m) for m in mean], [float(s) for s in std]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"preprocessing must be one of {PRESETS} or a (mean, std) pair; "
+            f"got {preprocessing!r}."
+        ) from None
+    return ImageNormalization(mean, std, name=name)

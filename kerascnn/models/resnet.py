@@ -1,0 +1,343 @@
+"""ResNet v1: the ImageNet networks (18-152) and the CIFAR networks (6n+2).
+
+He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016.
+https://arxiv.org/abs/1512.03385
+"""
+
+import keras
+
+from kerascnn.layers import ZeroPadShortcut
+from kerascnn.models import _common
+from kerascnn.registry import register_model, variant_of
+
+BLOCK_KINDS = ("basic", "bottleneck")
+SHORTCUT_KINDS = ("projection", "zero_pad")
+
+
+def _conv(x, filters, kernel_size, strides, use_bias, name):
+    """A convolution whose padding matches the paper (and PyTorch) at stride 2.
+
+    TF's "same" padding at stride 2 pads only bottom/right; an explicit
+    symmetric pad of k // 2 keeps the sampling grid of the original networks.
+    """
+    if strides > 1 and kernel_size > 1:
+        x = keras.layers.ZeroPadding2D(kernel_size // 2, name=name + "_pad")(x)
+        padding = "valid"
+    else:
+        padding = "same"
+    return keras.layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+        kernel_initializer="he_normal", name=name + "_conv",
+    )(x)
+
+
+def _bn(x, epsilon, momentum, name):
+    return keras.layers.BatchNormalization(
+        axis=-1, epsilon=epsilon, momentum=momentum, name=name + "_bn"
+    )(x)
+
+
+def _shortcut(x, filters, strides, kind, use_bias, bn, name):
+    """Identity when shapes agree; else a 1x1 projection (B) or zero pad (A)."""
+    if strides == 1 and x.shape[-1] == filters:
+        return x
+    if kind == "zero_pad":
+        return ZeroPadShortcut(filters, strides, name=name + "_0_pad")(x)
+    x = keras.layers.Conv2D(
+        filters, 1, strides=strides, use_bias=use_bias,
+        kernel_initializer="he_normal", name=name + "_0_conv",
+    )(x)
+    return bn(x, name + "_0")
+
+
+def basic_block(x, filters, strides, shortcut, use_bias, bn, name):
+    """Two 3x3 convolutions (Fig. 2 left); output channels = filters."""
+    short = _shortcut(x, filters, strides, shortcut, use_bias, bn, name)
+    x = _conv(x, filters, 3, strides, use_bias, name + "_1")
+    x = bn(x, name + "_1")
+    x = keras.layers.Activation("relu", name=name + "_1_relu")(x)
+    x = _conv(x, filters, 3, 1, use_bias, name + "_2")
+    x = bn(x, name + "_2")
+    x = keras.layers.Add(name=name + "_add")([short, x])
+    return keras.layers.Activation("relu", name=name + "_out")(x)
+
+
+def bottleneck_block(x, filters, strides, shortcut, use_bias, bn, name,
+                     stride_in_1x1=True):
+    """1x1 reduce, 3x3, 1x1 expand to 4 * filters (Fig. 5 right).
+
+    The paper (and keras.applications) strides the first 1x1; with
+    stride_in_1x1=False the 3x3 strides instead (torchvision's "v1.5").
+    """
+    short = _shortcut(x, 4 * filters, strides, shortcut, use_bias, bn, name)
+    s1, s3 = (strides, 1) if stride_in_1x1 else (1, strides)
+    x = keras.layers.Conv2D(
+        filters, 1, strides=s1, use_bias=use_bias,
+        kernel_initializer="he_normal", name=name + "_1_conv",
+    )(x)
+    x = bn(x, name + "_1")
+    x = keras.layers.Activation("relu", name=name + "_1_relu")(x)
+    x = _conv(x, filters, 3, s3, use_bias, name + "_2")
+    x = bn(x, name + "_2")
+    x = keras.layers.Activation("relu", name=name + "_2_relu")(x)
+    x = keras.layers.Conv2D(
+        4 * filters, 1, use_bias=use_bias, kernel_initializer="he_normal",
+        name=name + "_3_conv",
+    )(x)
+    x = bn(x, name + "_3")
+    x = keras.layers.Add(name=name + "_add")([short, x])
+    return keras.layers.Activation("relu", name=name + "_out")(x)
+
+
+def stage(x, block, num_blocks, filters, strides, name, **block_kwargs):
+    """`num_blocks` blocks; the first one strides (conv{k}_block1 ... blockN)."""
+    for i in range(num_blocks):
+        x = block(x, filters, strides if i == 0 else 1,
+                  name=f"{name}_block{i + 1}", **block_kwargs)
+    return x
+
+
+def ResNet(
+    block,
+    stage_blocks,
+    stage_filters=(64, 128, 256, 512),
+    stem="imagenet",
+    shortcut="projection",
+    stride_in_1x1=True,
+    use_bias=False,
+    bn_epsilon=1e-5,
+    bn_momentum=0.9,
+    preprocessing="imagenet",
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    num_classes=None,
+    classifier_activation=None,
+    name="resnet",
+):
+    """Builds a ResNet v1 (post-activation) with the Keras functional API.
+
+    Paper: https://arxiv.org/abs/1512.03385 (Table 1 for ImageNet, Sec. 4.2 for
+    CIFAR). Deviation: none by default; `stride_in_1x1=False` gives the
+    torchvision "v1.5" layout and `use_bias=True` the keras.applications one.
+
+    Args:
+        block: "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1, 4x expansion).
+        stage_blocks: blocks per stage, e.g. (3, 4, 6, 3) for ResNet-50.
+        stage_filters: filters of each stage (bottleneck outputs 4x these).
+        stem: "imagenet" (7x7/2 conv + 3x3/2 max pool) or "cifar" (3x3 conv,
+            `stage_filters[0]` filters, no pooling).
+        shortcut: "projection" (option B: 1x1 conv + BN when the shape
+            changes) or "zero_pad" (option A: subsample and zero-pad, no
+            parameters; the paper's CIFAR networks).
+        stride_in_1x1: bottleneck only; stride on the first 1x1 (paper) or on
+            the 3x3 (False).
+        use_bias: bias in the convolutions (keras.applications has them).
+        bn_epsilon: BatchNormalization epsilon (keras.applications: 1.001e-5).
+        bn_momentum: moving-statistics momentum (Keras convention; 0.9 equals
+            PyTorch's 0.1).
+        preprocessing: input normalization inside the model, so the model
+            takes raw [0, 255] images: "imagenet" (mean/std), "caffe", "tf",
+            "none", or a (mean, std) pair of per-channel values.
+        include_top: end in the classifier (global average pool + dense).
+        weights: None (random initialization) or the path of a local weights
+            file (.weights.h5 or .keras).
+        input_tensor: optional Keras tensor to use as the model's input.
+        input_shape: (H, W, C); default (224, 224, 3) for the ImageNet stem
+            and (32, 32, 3) for the CIFAR stem. H and W may be None.
+        pooling: without the top, None (4-D features), "avg" or "max".
+        classes: number of classes (>= 2) when include_top.
+        num_classes: alias of `classes`.
+        classifier_activation: None for logits (default), or e.g. "softmax".
+        name: the model name.
+
+    Returns:
+        A `keras.Model`.
+    """
+    classes = _common.resolve_classes(classes, num_classes)
+    _common.check_arguments(include_top, weights, pooling, classes)
+    if block not in BLOCK_KINDS:
+        raise ValueError(f"block must be one of {BLOCK_KINDS}, got {block!r}.")
+    if shortcut not in SHORTCUT_KINDS:
+        raise ValueError(f"shortcut must be one of {SHORTCUT_KINDS}, got {shortcut!r}.")
+    if stem not in ("imagenet", "cifar"):
+        raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}.")
+    if len(stage_blocks) != len(stage_filters) or min(stage_blocks) < 1:
+        raise ValueError(
+            f"stage_blocks {tuple(stage_blocks)} needs one count >= 1 per stage "
+            f"of stage_filters {tuple(stage_filters)}."
+        )
+    default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
+    downsamplings = len(stage_filters) - 1 + (2 if stem == "imagenet" else 0)
+    inputs, x = _common.model_inputs(
+        input_tensor, input_shape, default_shape, min_size=2 ** downsamplings,
+        name=name,
+    )
+    x = _common.normalize(x, preprocessing)
+
+    def bn(t, layer_name):
+        return _bn(t, bn_epsilon, bn_momentum, layer_name)
+
+    if stem == "imagenet":
+        x = _conv(x, stage_filters[0], 7, 2, use_bias, "conv1")
+        x = bn(x, "conv1")
+        x = keras.layers.Activation("relu", name="conv1_relu")(x)
+        x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    else:
+        x = _conv(x, stage_filters[0], 3, 1, use_bias, "conv1")
+        x = bn(x, "conv1")
+        x = keras.layers.Activation("relu", name="conv1_relu")(x)
+
+    if block == "basic":
+        block_fn, extra = basic_block, {}
+    else:
+        block_fn, extra = bottleneck_block, {"stride_in_1x1": stride_in_1x1}
+    for i, (n, f) in enumerate(zip(stage_blocks, stage_filters)):
+        x = stage(
+            x, block_fn, n, f, strides=1 if i == 0 else 2, name=f"conv{i + 2}",
+            shortcut=shortcut, use_bias=use_bias, bn=bn, **extra,
+        )
+    outputs = _common.classifier_head(
+        x, include_top, pooling, classes, classifier_activation
+    )
+    return _common.finish_model(inputs, outputs, name, weights)
+
+
+def ResNetCIFAR(depth, shortcut="zero_pad", preprocessing=None, name=None, **kwargs):
+    """The paper's CIFAR ResNet of `depth` = 6n + 2 layers (Sec. 4.2).
+
+    Three stages of n basic blocks with 16, 32 and 64 filters on a 3x3 stem;
+    option-A (zero-pad) shortcuts by default. Any depth 6n + 2 works (the
+    paper goes to 1202). `preprocessing` defaults to the CIFAR-10 per-channel
+    mean/std; other arguments are those of `ResNet`.
+    """
+    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth!r}.")
+    n = (depth - 2) // 6
+    if preprocessing is None:
+        preprocessing = (CIFAR10_MEAN, CIFAR10_STD)
+    return ResNet(
+        "basic", (n, n, n), stage_filters=(16, 32, 64), stem="cifar",
+        shortcut=shortcut, preprocessing=preprocessing,
+        name=name or f"resnet{depth}", **kwargs,
+    )
+
+
+# CIFAR-10 training-set per-channel mean and std on the [0, 255] scale.
+CIFAR10_MEAN = (125.307, 122.950, 113.865)
+CIFAR10_STD = (62.993, 62.089, 66.705)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet18(**kwargs):
+    return ResNet("basic", (2, 2, 2, 2), name="resnet18", **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet34(**kwargs):
+    return ResNet("basic", (3, 4, 6, 3), name="resnet34", **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet50(**kwargs):
+    return ResNet("bottleneck", (3, 4, 6, 3), name="resnet50", **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet101(**kwargs):
+    return ResNet("bottleneck", (3, 4, 23, 3), name="resnet101", **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet152(**kwargs):
+    return ResNet("bottleneck", (3, 8, 36, 3), name="resnet152", **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet20(**kwargs):
+    return ResNetCIFAR(20, **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet32(**kwargs):
+    return ResNetCIFAR(32, **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet44(**kwargs):
+    return ResNetCIFAR(44, **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet56(**kwargs):
+    return ResNetCIFAR(56, **kwargs)
+
+
+@register_model
+@variant_of(ResNet)
+def resnet110(**kwargs):
+    return ResNetCIFAR(110, **kwargs)
+
+
+def from_keras_applications(keras_model):
+    """A kerascnn ResNet-50 carrying the weights of a keras.applications ResNet50.
+
+    The returned model is `resnet50(use_bias=True, bn_epsilon=1.001e-5,
+    preprocessing="caffe")` with the same input shape, top, classes and
+    classifier activation, so that ours(raw images) equals
+    theirs(keras.applications.resnet.preprocess_input(raw images)). Weights
+    are copied layer by layer by name; every weighted layer must map.
+
+    Args:
+        keras_model: a `keras.applications.ResNet50` (any `weights`).
+
+    Returns:
+        A kerascnn `keras.Model`.
+    """
+    theirs = {layer.name: layer for layer in keras_model.layers}
+    if "conv5_block3_3_conv" not in theirs or "conv4_block6_out" not in theirs:
+        raise ValueError(
+            f"from_keras_applications expects a keras.applications.ResNet50; "
+            f"model {keras_model.name!r} lacks its layers (e.g. conv5_block3_3_conv)."
+        )
+    include_top = "predictions" in theirs
+    kwargs = {}
+    if include_top:
+        head = theirs["predictions"]
+        kwargs["classes"] = head.units
+        act = keras.activations.serialize(head.activation)
+        act = act if isinstance(act, str) else act.get("config", {}).get("name", act)
+        kwargs["classifier_activation"] = None if act == "linear" else act
+    else:
+        last = keras_model.layers[-1].name
+        kwargs["pooling"] = {"avg_pool": "avg", "max_pool": "max"}.get(last)
+    ours = resnet50(
+        use_bias=True, bn_epsilon=1.001e-5, preprocessing="caffe",
+        include_top=include_top, input_shape=tuple(keras_model.input_shape[1:]),
+        **kwargs,
+    )
+    copied = 0
+    for layer in ours.layers:
+        if not layer.weights:
+            continue
+        if layer.name not in theirs:
+            raise ValueError(f"Layer {layer.name!r} has no counterpart in {keras_model.name!r}.")
+        layer.set_weights(theirs[layer.name].get_weights())
+        copied += 1
+    expected = sum(1 for layer in keras_model.layers if layer.weights)
+    if copied != expected:
+        raise ValueError(f"Copied {copied} weighted layers of {expected}.")
+    return ours

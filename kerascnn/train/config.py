@@ -1,0 +1,59 @@
+"""The training config's keys and defaults, defined once for every config file."""
+
+import ml_collections
+from ml_collections import config_dict
+
+
+def default_config():
+    """An unlocked ConfigDict with every key `train_and_evaluate` reads.
+
+    Config files start from this, set what their recipe changes, and lock it.
+    Keys are the arguments of the functions they reach (the model builder,
+    `kerascnn.data.train_pipeline`, the optimizer and schedule).
+    """
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.name = "resnet20"
+    # Builder keyword arguments; `input_shape` and `classes` come from the data
+    # unless set. preprocessing="dataset" computes the per-channel mean/std of
+    # the training split (up to 10,000 images) when the model is built.
+    c.model.kwargs = ml_collections.ConfigDict()
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "digits"  # "digits", a TFDS name, or "folder:PATH"
+    c.data.data_dir = config_dict.placeholder(str)  # TFDS data_dir (default ~/tensorflow_datasets)
+    c.data.manual_dir = config_dict.placeholder(str)  # TFDS manual_dir (imagenet2012)
+    c.data.train_split = "train"
+    c.data.test_split = "test"
+    c.data.image_size = 32
+
+    c.augment = ml_collections.ConfigDict()
+    c.augment.crop = "pad_crop"  # pad_crop | resize | scale_aug | random_resized_crop
+    c.augment.padding = 4
+    c.augment.flip = True
+    c.augment.eval_resize = "resize"  # resize | center_crop
+
+    c.train = ml_collections.ConfigDict()
+    c.train.epochs = 30
+    c.train.batch_size = 128
+    c.train.optimizer = "sgd"
+    c.train.learning_rate = 0.1
+    c.train.momentum = 0.9
+    c.train.nesterov = False
+    c.train.weight_decay = 1e-4  # coupled L2, as in the papers
+    c.train.schedule = "cosine"  # cosine | step | constant
+    c.train.warmup_epochs = 0.0
+    c.train.lr_decay_epochs = ()  # "step": epochs at which lr *= lr_decay_rate
+    c.train.lr_decay_rate = 0.1
+    c.train.final_learning_rate = 0.0
+    c.train.label_smoothing = 0.0
+    c.train.shuffle_buffer = 10_000
+    c.train.eval_every_epoch = True
+
+    c.export = ml_collections.ConfigDict()
+    c.export.root = "saved_models"
+    c.export.num_parity_images = 64
+    c.export.tflite = True
+    return c

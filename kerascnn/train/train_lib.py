@@ -1,0 +1,315 @@
+"""The training library: a config in, a trained and evaluated model out.
+
+This is the one place where a config becomes keyword arguments.
+"""
+
+import dataclasses
+import json
+import math
+import pathlib
+import shutil
+import time
+
+import keras
+
+from kerascnn import _io, data, evaluate, registry
+from kerascnn.train import callbacks as callbacks_lib
+from kerascnn.train import optimizers, schedules
+
+# The sections and keys a training config must have (more keys are allowed in
+# sections other than these, e.g. `export`).
+REQUIRED_KEYS = {
+    "model": ("name", "kwargs"),
+    "data": ("name", "data_dir", "manual_dir", "train_split", "test_split", "image_size"),
+    "augment": ("crop", "padding", "flip", "eval_resize"),
+    "train": (
+        "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "nesterov",
+        "weight_decay", "schedule", "warmup_epochs", "lr_decay_epochs", "lr_decay_rate",
+        "final_learning_rate", "label_smoothing", "shuffle_buffer", "eval_every_epoch",
+    ),
+}
+
+MODEL_FILE = "model.keras"
+CHECKPOINT_FILE = "checkpoint.keras"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.json"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train_and_evaluate` produced."""
+
+    model: keras.Model
+    metrics: dict
+    workdir: pathlib.Path
+    model_path: pathlib.Path
+    resumed_from_epoch: int
+    already_done: bool
+
+
+def config_to_dict(config):
+    """A plain, JSON-able dict of a ConfigDict (or dict)."""
+    if hasattr(config, "to_dict"):
+        config = config.to_dict()
+    return json.loads(json.dumps(config, default=_jsonable))
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"Config value {value!r} ({type(value).__name__}) is not JSON-able.")
+
+
+def check_config(cfg):
+    """Raises a ValueError naming the first missing or bad key."""
+    for section, keys in REQUIRED_KEYS.items():
+        if not isinstance(cfg.get(section), dict):
+            raise ValueError(f"The config has no section {section!r}; it needs {sorted(REQUIRED_KEYS)}.")
+        missing = [k for k in keys if k not in cfg[section]]
+        if missing:
+            raise ValueError(f"config.{section} lacks key(s) {missing}.")
+        if section != "model":
+            unknown = sorted(set(cfg[section]) - set(keys))
+            if unknown:
+                raise ValueError(
+                    f"Unknown key(s) config.{section}.{unknown[0]} ({unknown}); "
+                    f"allowed in config.{section}: {sorted(keys)}."
+                )
+    t = cfg["train"]
+    for key in ("epochs", "batch_size"):
+        if not isinstance(t[key], int) or t[key] < 1:
+            raise ValueError(f"config.train.{key} must be an integer >= 1, got {t[key]!r}.")
+    if t["learning_rate"] <= 0:
+        raise ValueError(f"config.train.learning_rate must be > 0, got {t['learning_rate']}.")
+    if not 0 <= t["warmup_epochs"] < t["epochs"]:
+        raise ValueError(
+            f"config.train.warmup_epochs must be in [0, epochs={t['epochs']}), got {t['warmup_epochs']}."
+        )
+    if not 0 <= t["label_smoothing"] < 1:
+        raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
+    if t["schedule"] not in schedules.DECAYS:
+        raise ValueError(f"config.train.schedule must be one of {schedules.DECAYS}, got {t['schedule']!r}.")
+    size = cfg["data"]["image_size"]
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
+    registry.get_builder(cfg["model"]["name"])  # an unknown model fails here
+
+
+def _prepare_workdir(cfg, workdir):
+    """Creates `workdir`; a run of another config there is an error."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / CONFIG_FILE
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != cfg:
+            diff = _diff(previous, cfg)
+            raise ValueError(
+                f"{workdir} holds a run of another config (differences: {diff}). "
+                "Use a new --workdir, or delete that one to start over."
+            )
+    else:
+        _io.write_json_atomic(path, cfg)
+
+
+def _diff(a, b, prefix=""):
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, "<missing>"), b.get(key, "<missing>")
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}: {va!r} -> {vb!r}")
+    return out[:5]
+
+
+def build_model(cfg, info, train_raw=None):
+    """The config's model for a dataset described by `info`."""
+    kwargs = dict(cfg["model"]["kwargs"])
+    size = cfg["data"]["image_size"]
+    channels = info.image_shape[-1] or 3
+    kwargs.setdefault("input_shape", (size, size, channels))
+    given = kwargs.get("classes", kwargs.get("num_classes"))
+    if given is not None and given != info.num_classes:
+        raise ValueError(
+            f"config.model.kwargs sets {given} classes but dataset "
+            f"{cfg['data']['name']!r} has {info.num_classes}."
+        )
+    kwargs.pop("num_classes", None)
+    kwargs["classes"] = info.num_classes
+    if kwargs.get("preprocessing") == "dataset":
+        if train_raw is None:
+            raise ValueError("preprocessing='dataset' needs the training data.")
+        mean, std = data.compute_mean_std(train_raw, max_examples=10_000)
+        kwargs["preprocessing"] = (mean, std)
+    return registry.create_model(cfg["model"]["name"], **kwargs)
+
+
+def check_input_fits(model, dataset):
+    """Raises if the pipeline's images do not fit the model's input."""
+    image_spec = dataset.element_spec[0]
+    expected = tuple(model.input_shape[1:])
+    got = tuple(image_spec.shape[1:])
+    for e, g in zip(expected, got):
+        if e is not None and g is not None and e != g:
+            raise ValueError(
+                f"The data pipeline gives images of shape {got} but model "
+                f"{model.name!r} takes {expected}; set config.data.image_size "
+                "or config.model.kwargs.input_shape to agree."
+            )
+    if len(expected) != len(got):
+        raise ValueError(f"Images of rank {len(got) + 1} do not fit the model input {model.input_shape}.")
+
+
+def make_pipelines(cfg, info):
+    d, a, t = cfg["data"], cfg["augment"], cfg["train"]
+    train_raw = data.load(d["name"], d["train_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    test_raw = data.load(d["name"], d["test_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    train_ds = data.train_pipeline(
+        train_raw, batch_size=t["batch_size"], image_size=d["image_size"],
+        num_classes=info.num_classes, seed=cfg["seed"], crop=a["crop"],
+        padding=a["padding"], flip=a["flip"], shuffle_buffer=t["shuffle_buffer"],
+    )
+    test_ds = data.eval_pipeline(
+        test_raw, batch_size=t["batch_size"], image_size=d["image_size"],
+        num_classes=info.num_classes, resize=a["eval_resize"],
+    )
+    return train_raw, train_ds, test_ds
+
+
+def make_schedule(cfg, steps_per_epoch):
+    t = cfg["train"]
+    return schedules.WarmupSchedule(
+        base_learning_rate=t["learning_rate"],
+        total_steps=t["epochs"] * steps_per_epoch,
+        warmup_steps=int(round(t["warmup_epochs"] * steps_per_epoch)),
+        decay=t["schedule"],
+        boundaries=[int(round(e * steps_per_epoch)) for e in t["lr_decay_epochs"]],
+        decay_rate=t["lr_decay_rate"],
+        final_learning_rate=t["final_learning_rate"],
+    )
+
+
+def compile_model(model, cfg, steps_per_epoch, num_classes):
+    t = cfg["train"]
+    optimizer = optimizers.make_optimizer(
+        t["optimizer"], make_schedule(cfg, steps_per_epoch), momentum=t["momentum"],
+        nesterov=t["nesterov"], weight_decay=t["weight_decay"],
+    )
+    metrics = [keras.metrics.CategoricalAccuracy(name="top1")]
+    if num_classes > 5:
+        metrics.append(keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"))
+    model.compile(
+        optimizer=optimizer,
+        # Softmax cross-entropy on logits: Keras computes it with log-softmax
+        # (log-sum-exp), so it is stable for large logits.
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=t["label_smoothing"]
+        ),
+        metrics=metrics,
+    )
+
+
+def train_and_evaluate(config, workdir, verbose=1):
+    """Trains the config's model on its dataset, evaluates and saves it.
+
+    Every check (config keys, model name and arguments, dataset, shapes,
+    workdir) runs before the first step. An interrupted run resumes from its
+    last finished epoch when called again with the same config and workdir;
+    a finished run is loaded and reported, not retrained.
+
+    Writes to `workdir`: config.json (the resolved config), checkpoint.keras
+    (each epoch), backup/ (resume state), history.csv, tensorboard/,
+    model.keras (final) and metrics.json (top-1, top-5, loss).
+
+    Args:
+        config: a ConfigDict (or dict) with the sections of REQUIRED_KEYS.
+        workdir: the run's folder.
+        verbose: Keras progress-bar verbosity.
+
+    Returns:
+        A `TrainResult`.
+    """
+    cfg = config_to_dict(config)
+    check_config(cfg)
+    workdir = pathlib.Path(workdir)
+    d = cfg["data"]
+    info = data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    model_path = workdir / MODEL_FILE
+    metrics_path = workdir / METRICS_FILE
+    _prepare_workdir(cfg, workdir)
+    keras.utils.set_random_seed(cfg["seed"])
+
+    if model_path.exists() and metrics_path.exists():
+        model = keras.saving.load_model(model_path)
+        metrics = json.loads(metrics_path.read_text())
+        return TrainResult(model, metrics, workdir, model_path, cfg["train"]["epochs"], True)
+
+    train_raw, train_ds, test_ds = make_pipelines(cfg, info)
+    model = build_model(cfg, info, train_raw)
+    check_input_fits(model, train_ds)
+    num_train = info.splits[_split_key(info, d["train_split"])]
+    steps_per_epoch = math.ceil(num_train / cfg["train"]["batch_size"])
+    compile_model(model, cfg, steps_per_epoch, info.num_classes)
+
+    backup = callbacks_lib.ResumableBackup(workdir / "backup")
+    latest = backup.latest()
+    resumed_from = latest[0] if latest else 0
+    callbacks = [
+        backup,
+        callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
+        keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
+        keras.callbacks.TensorBoard(str(workdir / "tensorboard"), update_freq="epoch"),
+    ]
+    start = time.time()
+    history = model.fit(
+        train_ds, epochs=cfg["train"]["epochs"], callbacks=callbacks, verbose=verbose,
+        validation_data=test_ds if cfg["train"]["eval_every_epoch"] else None,
+    )
+    train_seconds = time.time() - start
+
+    _io.save_model_atomic(model, model_path)
+    metrics = evaluate.evaluate(model, test_ds)
+    metrics.update(
+        model=cfg["model"]["name"], dataset=d["name"], split=d["test_split"],
+        epochs=cfg["train"]["epochs"], resumed_from_epoch=resumed_from,
+        train_seconds_this_run=round(train_seconds, 2),
+        trainable_params=int(sum(w.numpy().size for w in model.trainable_weights)),
+        final_train_loss=float(history.history["loss"][-1]) if history.history.get("loss") else None,
+    )
+    _io.write_json_atomic(metrics_path, metrics)
+    shutil.rmtree(workdir / "backup", ignore_errors=True)
+    return TrainResult(model, metrics, workdir, model_path, resumed_from, False)
+
+
+def _split_key(info, split):
+    if split in info.splits:
+        return split
+    if split == "test" and "validation" in info.splits:
+        return "validation"
+    raise ValueError(f"Split {split!r} is not one of {sorted(info.splits)}.")
+
+
+def load_run(workdir, checkpoint=None):
+    """(config dict, model) of a run folder, for evaluation and export.
+
+    Args:
+        workdir: a folder written by `train_and_evaluate`.
+        checkpoint: a .keras file to load instead of workdir/model.keras.
+    """
+    workdir = pathlib.Path(workdir)
+    config_path = workdir / CONFIG_FILE
+    if not config_path.exists():
+        raise FileNotFoundError(
+            f"{config_path} does not exist: {workdir} is not a kerascnn run folder "
+            "(train one with tools/train.py --config=... --workdir=...)."
+        )
+    cfg = json.loads(config_path.read_text())
+    path = pathlib.Path(checkpoint) if checkpoint else workdir / MODEL_FILE
+    if not path.exists():
+        fallback = workdir / CHECKPOINT_FILE
+        hint = (f" The last epoch checkpoint {fallback} exists; pass it as the checkpoint."
+                if fallback.exists() and not checkpoint else "")
+        raise FileNotFoundError(
+            f"Checkpoint {path} does not exist (has training finished?).{hint}"
+        )
+    return cfg, keras.saving.load_model(path)

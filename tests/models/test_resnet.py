@@ -1,0 +1,221 @@
+"""ResNet v1: parameter counts from the papers, structure, keras.applications parity."""
+
+import numpy as np
+import pytest
+
+import keras
+import kerascnn
+from kerascnn.models import resnet
+
+
+def trainable_count(model):
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+# Trainable parameters with 1000 classes. Source: torchvision.models.resnet*
+# (sum of p.numel() for p in model.parameters()), which equal the papers'
+# architectures (He et al. 2016, Table 1; no conv bias, projection shortcuts
+# only where the shape changes): 11.7M, 21.8M, 25.6M, 44.5M, 60.2M.
+IMAGENET_COUNTS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+}
+
+# CIFAR ResNets with 10 classes, option-A shortcuts, no conv bias. Source: He
+# et al. 2016, Table 6 (0.27M, 0.85M, 1.7M) and the exact counts of the
+# widely used reference implementation (akamaster/pytorch_resnet_cifar10:
+# resnet20 0.27M = 269,722; resnet56 853,018; resnet110 1,727,962).
+CIFAR_COUNTS = {"resnet20": 269_722, "resnet56": 853_018, "resnet110": 1_727_962}
+
+
+@pytest.mark.parametrize("name", sorted(IMAGENET_COUNTS))
+def test_imagenet_param_counts(name):
+    model = kerascnn.create_model(name, input_shape=(64, 64, 3))
+    assert trainable_count(model) == IMAGENET_COUNTS[name]
+
+
+@pytest.mark.parametrize("name", sorted(CIFAR_COUNTS))
+def test_cifar_param_counts(name):
+    model = kerascnn.create_model(name, num_classes=10)
+    assert trainable_count(model) == CIFAR_COUNTS[name]
+
+
+def cifar_formula(depth, classes=10):
+    """Trainable parameters of a CIFAR ResNet with option-A shortcuts, by hand."""
+    n = (depth - 2) // 6
+    total = 3 * 3 * 3 * 16 + 2 * 16  # stem conv + BN (gamma, beta)
+    c_in = 16
+    for f in (16, 32, 64):
+        for _ in range(n):
+            total += 3 * 3 * c_in * f + 2 * f + 3 * 3 * f * f + 2 * f
+            c_in = f
+    return total + 64 * classes + classes
+
+
+@pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
+def test_cifar_counts_follow_formula(depth):
+    model = resnet.ResNetCIFAR(depth, classes=10)
+    assert trainable_count(model) == cifar_formula(depth)
+    # 6n + 2 weighted layers: convs + the classifier
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    dense = [l for l in model.layers if isinstance(l, keras.layers.Dense)]
+    assert len(convs) + len(dense) == depth
+
+
+def test_bias_option_adds_one_bias_per_conv_channel():
+    plain = kerascnn.create_model("resnet18", input_shape=(64, 64, 3))
+    biased = kerascnn.create_model("resnet18", input_shape=(64, 64, 3), use_bias=True)
+    conv_channels = sum(
+        l.filters for l in plain.layers if isinstance(l, keras.layers.Conv2D)
+    )
+    assert trainable_count(biased) - trainable_count(plain) == conv_channels
+
+
+def test_stride_position_in_bottleneck():
+    paper = kerascnn.create_model("resnet50", input_shape=(64, 64, 3))
+    v15 = kerascnn.create_model("resnet50", input_shape=(64, 64, 3), stride_in_1x1=False)
+    assert paper.get_layer("conv3_block1_1_conv").strides == (2, 2)
+    assert paper.get_layer("conv3_block1_2_conv").strides == (1, 1)
+    assert v15.get_layer("conv3_block1_1_conv").strides == (1, 1)
+    assert v15.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    assert trainable_count(paper) == trainable_count(v15)
+    # Same output resolution: 64 / 32 = 2 at conv5.
+    assert paper.get_layer("conv5_block3_out").output.shape[1:3] == (2, 2)
+    assert v15.get_layer("conv5_block3_out").output.shape[1:3] == (2, 2)
+
+
+def test_stage_shapes_follow_table1():
+    """He et al. 2016, Table 1: conv2_x 56x56, conv3_x 28, conv4_x 14, conv5_x 7."""
+    model = kerascnn.create_model("resnet34")
+    expect = {"conv1_relu": 112, "conv2_block3_out": 56, "conv3_block4_out": 28,
+              "conv4_block6_out": 14, "conv5_block3_out": 7}
+    for name, size in expect.items():
+        assert model.get_layer(name).output.shape[1:3] == (size, size), name
+
+
+def test_strided_conv_pads_symmetrically():
+    """Our 3x3/2 conv equals a NumPy convolution with one pixel of zeros on every side."""
+    model = kerascnn.create_model("resnet20", num_classes=10, input_shape=(8, 8, 3),
+                                  preprocessing="none")
+    sub = keras.Model(model.input, model.get_layer("conv3_block1_1_conv").output)
+    feat = keras.Model(model.input, model.get_layer("conv2_block3_out").output)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 8, 8, 3)).astype("float32")
+    f = np.asarray(feat(x))[0]
+    kernel = model.get_layer("conv3_block1_1_conv").kernel.numpy()
+    padded = np.pad(f, ((1, 1), (1, 1), (0, 0)))
+    ref = np.zeros((4, 4, kernel.shape[-1]), np.float32)
+    for i in range(4):
+        for j in range(4):
+            patch = padded[2 * i:2 * i + 3, 2 * j:2 * j + 3, :]
+            ref[i, j] = np.tensordot(patch, kernel, axes=([0, 1, 2], [0, 1, 2]))
+    np.testing.assert_allclose(np.asarray(sub(x))[0], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_option_a_shortcut_matches_numpy():
+    layer = kerascnn.layers.ZeroPadShortcut(32, 2)
+    x = np.random.default_rng(1).normal(size=(2, 7, 6, 16)).astype("float32")
+    ref = np.zeros((2, 4, 3, 32), np.float32)
+    ref[..., 8:24] = x[:, ::2, ::2, :]
+    np.testing.assert_array_equal(np.asarray(layer(x)), ref)
+    model = kerascnn.create_model("resnet20", num_classes=10)
+    assert "conv3_block1_0_pad" in [l.name for l in model.layers]
+    assert not any(l.name.endswith("_0_conv") for l in model.layers)
+
+
+def test_normalization_inside_model():
+    layer = kerascnn.layers.normalization_layer("imagenet", 3)
+    x = np.random.default_rng(2).uniform(0, 255, (2, 5, 5, 3)).astype("float32")
+    mean = np.array([0.485, 0.456, 0.406]) * 255
+    std = np.array([0.229, 0.224, 0.225]) * 255
+    np.testing.assert_allclose(np.asarray(layer(x)), (x - mean) / std, rtol=1e-5, atol=1e-5)
+    caffe = kerascnn.layers.normalization_layer("caffe", 3)
+    np.testing.assert_allclose(
+        np.asarray(caffe(x)), x[..., ::-1] - np.array([103.939, 116.779, 123.68]),
+        rtol=1e-5, atol=1e-4,
+    )
+
+
+def randomize_batchnorm(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, var.shape),
+            ])
+
+
+def test_from_keras_applications_matches_their_preprocessing():
+    theirs = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=13)
+    randomize_batchnorm(theirs)
+    ours = resnet.from_keras_applications(theirs)
+    assert ours.count_params() == theirs.count_params()
+    raw = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    expected = theirs(keras.applications.resnet.preprocess_input(raw.copy()), training=False)
+    got = ours(raw, training=False)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-4)
+    # And the features before the head, to be sure the check is not dominated by softmax.
+    f_ours = keras.Model(ours.input, ours.get_layer("conv5_block3_out").output)(raw)
+    f_theirs = keras.Model(theirs.input, theirs.get_layer("conv5_block3_out").output)(
+        keras.applications.resnet.preprocess_input(raw.copy())
+    )
+    np.testing.assert_allclose(np.asarray(f_ours), np.asarray(f_theirs), rtol=1e-4, atol=1e-4)
+
+
+def test_from_keras_applications_rejects_other_models():
+    other = keras.applications.MobileNet(weights=None, input_shape=(64, 64, 3))
+    with pytest.raises(ValueError, match="ResNet50"):
+        resnet.from_keras_applications(other)
+
+
+def test_local_weights_file(tmp_path):
+    model = kerascnn.create_model("resnet20", num_classes=10)
+    path = tmp_path / "w.weights.h5"
+    model.save_weights(path)
+    again = kerascnn.create_model("resnet20", num_classes=10, weights=str(path))
+    x = np.random.default_rng(4).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(again(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_include_top_false_and_pooling():
+    feats = kerascnn.create_model("resnet18", include_top=False, input_shape=(64, 64, 3))
+    assert feats.output.shape == (None, 2, 2, 512)
+    pooled = kerascnn.create_model("resnet50", include_top=False, pooling="max",
+                                   input_shape=(64, 64, 3))
+    assert pooled.output.shape == (None, 2048)
+
+
+def test_input_tensor():
+    inp = keras.Input((40, 40, 3))
+    model = kerascnn.create_model("resnet20", num_classes=4, input_tensor=inp)
+    assert model.input_shape == (None, 40, 40, 3)
+    assert model.output_shape == (None, 4)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"classes": 1}, "classes must be an integer >= 2"),
+    ({"num_classes": 0}, "classes must be an integer >= 2"),
+    ({"weights": "imagenet"}, "ships no pretrained"),
+    ({"pooling": "mean"}, "pooling must be one of"),
+    ({"input_shape": (16, 16, 3)}, "height and width >= 32"),
+    ({"input_shape": (64, 64)}, r"\(height, width, channels\)"),
+    ({"preprocessing": "torch"}, "Unknown preprocessing"),
+    ({"block": "basic"}, "unknown argument|multiple values"),
+])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        kerascnn.create_model("resnet18", **kwargs)
+
+
+def test_missing_weights_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        kerascnn.create_model("resnet20", num_classes=10, weights=str(tmp_path / "nope.weights.h5"))
+
+
+def test_bad_cifar_depth():
+    with pytest.raises(ValueError, match="6n \\+ 2"):
+        resnet.ResNetCIFAR(21)
