@@ -122,12 +122,11 @@ def _diff(a, b, prefix=""):
     return out[:5]
 
 
-def build_model(cfg, info, train_raw=None):
-    """The config's model for a dataset described by `info`."""
+def build_model(cfg, info, image_shape, train_raw=None):
+    """The config's model for images of `image_shape` (H, W, C) from a dataset
+    described by `info`."""
     kwargs = dict(cfg["model"]["kwargs"])
-    size = cfg["data"]["image_size"]
-    channels = info.image_shape[-1] or 3
-    kwargs.setdefault("input_shape", (size, size, channels))
+    kwargs.setdefault("input_shape", tuple(image_shape))
     given = kwargs.get("classes", kwargs.get("num_classes"))
     if given is not None and given != info.num_classes:
         raise ValueError(
@@ -245,7 +244,7 @@ def train_and_evaluate(config, workdir, verbose=1):
         return TrainResult(model, metrics, workdir, model_path, cfg["train"]["epochs"], True)
 
     train_raw, train_ds, test_ds = make_pipelines(cfg, info)
-    model = build_model(cfg, info, train_raw)
+    model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
     check_input_fits(model, train_ds)
     num_train = info.splits[_split_key(info, d["train_split"])]
     steps_per_epoch = math.ceil(num_train / cfg["train"]["batch_size"])
@@ -257,12 +256,14 @@ def train_and_evaluate(config, workdir, verbose=1):
     callbacks = [
         backup,
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
+        callbacks_lib.LearningRateLogger(),
         keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(workdir / "tensorboard"), update_freq="epoch"),
     ]
     start = time.time()
     history = model.fit(
         train_ds, epochs=cfg["train"]["epochs"], callbacks=callbacks, verbose=verbose,
+        shuffle=False,  # the pipeline shuffles, seeded
         validation_data=test_ds if cfg["train"]["eval_every_epoch"] else None,
     )
     train_seconds = time.time() - start

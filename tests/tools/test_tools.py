@@ -1,0 +1,121 @@
+"""The absl tools end to end: kill training mid-epoch, resume, evaluate, export."""
+
+import json
+import math
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+BIN = pathlib.Path(sys.executable).parent
+EPOCHS, BATCH = 4, 32
+TINY = [
+    "--config=configs/resnet20_digits.py",
+    f"--config.train.epochs={EPOCHS}",
+    f"--config.train.batch_size={BATCH}",
+    "--config.data.image_size=16",
+    "--config.train.eval_every_epoch=False",
+]
+
+
+def tool(name, *args, **kwargs):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    return subprocess.run(
+        [sys.executable, str(REPO / "tools" / f"{name}.py"), *args], cwd=REPO, env=env,
+        capture_output=True, text=True, timeout=600, **kwargs,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_resume_evaluate_export(tmp_path):
+    workdir = tmp_path / "run"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.Popen(
+        [sys.executable, "tools/train.py", *TINY, f"--workdir={workdir}"], cwd=REPO, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    state = workdir / "backup" / "state.json"
+    deadline = time.time() + 300
+    while not state.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert state.exists(), "no epoch finished"
+    time.sleep(0.5)  # well inside the next epoch (about 2 s at 16x16)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = json.loads(state.read_text())["epoch"]
+    assert 1 <= killed_at < EPOCHS
+    assert not (workdir / "model.keras").exists()
+
+    again = tool("train", *TINY, f"--workdir={workdir}")
+    assert again.returncode == 0, again.stderr[-3000:]
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["resumed_from_epoch"] == killed_at
+    assert metrics["top1"] > 0.8
+    assert "test top1" in again.stdout and str(workdir / "model.keras") in again.stdout
+
+    # The optimizer's step counter (and so the learning rate) went on from the
+    # backup rather than restarting: all EPOCHS epochs' steps are counted.
+    import keras
+
+    import kerascnn  # noqa: F401  (registers the layers the .keras file names)
+
+    model = keras.saving.load_model(workdir / "model.keras")
+    assert int(model.optimizer.iterations.numpy()) == EPOCHS * math.ceil(1437 / BATCH)
+    history = (workdir / "history.csv").read_text().strip().splitlines()[1:]
+    epochs = [int(line.split(",")[0]) for line in history]
+    assert epochs[-(EPOCHS - killed_at):] == list(range(killed_at, EPOCHS))
+
+    evaluated = tool("evaluate", f"--workdir={workdir}")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
+    assert report["top1"] == pytest.approx(metrics["top1"])
+
+    exported = tool("export", f"--workdir={workdir}", f"--export_root={tmp_path / 'saved'}")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    version = tmp_path / "saved" / "resnet20" / "1"
+    for name in ("saved_model.pb", "model.keras", "model_float32.tflite", "metadata.json"):
+        assert (version / name).exists(), name
+        assert str(version / name) in exported.stdout or name == "saved_model.pb"
+    meta = json.loads((version / "metadata.json").read_text())
+    assert meta["metrics"]["top1"] == pytest.approx(metrics["top1"])
+    assert meta["config"]["model"]["name"] == "resnet20"
+    for kind in ("saved_model", "tflite"):
+        assert meta["parity"][kind]["num_images"] == 64
+        assert meta["parity"][kind]["max_abs_diff"] < 1e-4
+        assert meta["parity"][kind]["top1_agreement"] == 1.0
+
+
+def test_bad_override_and_missing_run_fail_fast(tmp_path):
+    bad = tool("train", "--config=configs/resnet20_digits.py", f"--workdir={tmp_path}",
+               "--config.train.epoch=3")
+    assert bad.returncode != 0 and "epoch" in bad.stderr
+    missing = tool("export", f"--workdir={tmp_path / 'none'}")
+    assert missing.returncode != 0 and "is not a kerascnn run folder" in missing.stderr
+
+
+@pytest.mark.parametrize("script", ["kerascnn-train", "kerascnn-evaluate", "kerascnn-export"])
+def test_console_scripts_installed(script):
+    path = BIN / script
+    assert path.exists(), f"{script} is not installed next to {sys.executable}"
+    out = subprocess.run([str(path), "--helpfull"], capture_output=True, text=True,
+                         timeout=120, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert "--workdir" in out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_quick_start_reaches_its_accuracy(tmp_path):
+    """configs/resnet20_digits.py as the README runs it: >= 98.5 % test top-1."""
+    import importlib.util
+
+    from kerascnn import train
+
+    spec = importlib.util.spec_from_file_location("c", REPO / "configs" / "resnet20_digits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = train.train_and_evaluate(module.get_config(), tmp_path, verbose=0)
+    assert result.metrics["top1"] >= 0.985
