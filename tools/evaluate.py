@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json  # noqa: E402
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A folder written by tools/train.py.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .keras file (default: workdir/model.keras).")
@@ -21,17 +21,13 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from kerascnn import _io, data, evaluate, train
+    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the results
+    from kerascnn import _io, evaluate, train
+    from kerascnn.train import train_lib
 
     cfg, model = train.load_run(_WORKDIR.value, _CHECKPOINT.value)
-    d = cfg["data"]
-    split = _SPLIT.value or d["test_split"]
-    info = data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
-    ds = data.eval_pipeline(
-        data.load(d["name"], split, data_dir=d["data_dir"], manual_dir=d["manual_dir"]),
-        batch_size=cfg["train"]["batch_size"], image_size=d["image_size"],
-        num_classes=info.num_classes, resize=cfg["augment"]["eval_resize"],
-    )
+    split = _SPLIT.value or cfg["data"]["test_split"]
+    ds = train_lib.eval_dataset(cfg, train_lib.dataset_info(cfg), split)
     metrics = evaluate.evaluate(model, ds)
     print(json.dumps({"split": split, **metrics}, indent=2))
     if _OUTPUT.value:

@@ -5,20 +5,14 @@ import pathlib
 
 import numpy as np
 
-from kerascnn import data
 from kerascnn.export.exporter import export_model
+from kerascnn.train import train_lib
 from kerascnn.train.train_lib import METRICS_FILE, load_run
 
 
-def test_images(cfg, num_images):
+def sample_test_images(cfg, num_images):
     """The first `num_images` test images of a run's data, uint8, at model size."""
-    d = cfg["data"]
-    info = data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
-    ds = data.eval_pipeline(
-        data.load(d["name"], d["test_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"]),
-        batch_size=num_images, image_size=d["image_size"], num_classes=info.num_classes,
-        resize=cfg["augment"]["eval_resize"],
-    )
+    ds = train_lib.eval_dataset(cfg, train_lib.dataset_info(cfg), batch_size=num_images)
     images = next(iter(ds))[0].numpy()
     return np.clip(np.round(images), 0, 255).astype(np.uint8)
 
@@ -44,7 +38,7 @@ def export_run(workdir, export_root=None, checkpoint=None, version=None):
     exp = cfg.get("export", {})
     metrics_path = workdir / METRICS_FILE
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
-    images = test_images(cfg, int(exp.get("num_parity_images", 64)))
+    images = sample_test_images(cfg, int(exp.get("num_parity_images", 64)))
     return export_model(
         model, export_root or exp.get("root", "saved_models"), name=cfg["model"]["name"],
         version=version, sample_images=images,

@@ -159,20 +159,26 @@ def check_input_fits(model, dataset):
         raise ValueError(f"Images of rank {len(got) + 1} do not fit the model input {model.input_shape}.")
 
 
+def eval_dataset(cfg, info, split=None, batch_size=None):
+    """The config's evaluation pipeline on `split` (default: the test split)."""
+    d = cfg["data"]
+    raw = data.load(d["name"], split or d["test_split"], data_dir=d["data_dir"],
+                    manual_dir=d["manual_dir"])
+    return data.eval_pipeline(
+        raw, batch_size=batch_size or cfg["train"]["batch_size"], image_size=d["image_size"],
+        num_classes=info.num_classes, resize=cfg["augment"]["eval_resize"],
+    )
+
+
 def make_pipelines(cfg, info):
     d, a, t = cfg["data"], cfg["augment"], cfg["train"]
     train_raw = data.load(d["name"], d["train_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
-    test_raw = data.load(d["name"], d["test_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
     train_ds = data.train_pipeline(
         train_raw, batch_size=t["batch_size"], image_size=d["image_size"],
         num_classes=info.num_classes, seed=cfg["seed"], crop=a["crop"],
         padding=a["padding"], flip=a["flip"], shuffle_buffer=t["shuffle_buffer"],
     )
-    test_ds = data.eval_pipeline(
-        test_raw, batch_size=t["batch_size"], image_size=d["image_size"],
-        num_classes=info.num_classes, resize=a["eval_resize"],
-    )
-    return train_raw, train_ds, test_ds
+    return train_raw, train_ds, eval_dataset(cfg, info)
 
 
 def make_schedule(cfg, steps_per_epoch):
@@ -232,7 +238,7 @@ def train_and_evaluate(config, workdir, verbose=1):
     check_config(cfg)
     workdir = pathlib.Path(workdir)
     d = cfg["data"]
-    info = data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    info = dataset_info(cfg)
     model_path = workdir / MODEL_FILE
     metrics_path = workdir / METRICS_FILE
     _prepare_workdir(cfg, workdir)
@@ -288,6 +294,11 @@ def _split_key(info, split):
     if split == "test" and "validation" in info.splits:
         return "validation"
     raise ValueError(f"Split {split!r} is not one of {sorted(info.splits)}.")
+
+
+def dataset_info(cfg):
+    d = cfg["data"]
+    return data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
 
 
 def load_run(workdir, checkpoint=None):
