@@ -247,7 +247,8 @@ def train_and_evaluate(config, workdir, verbose=1):
     if model_path.exists() and metrics_path.exists():
         model = keras.saving.load_model(model_path)
         metrics = json.loads(metrics_path.read_text())
-        return TrainResult(model, metrics, workdir, model_path, cfg["train"]["epochs"], True)
+        return TrainResult(model, metrics, workdir, model_path,
+                           metrics.get("resumed_from_epoch", 0), True)
 
     train_raw, train_ds, test_ds = make_pipelines(cfg, info)
     model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
