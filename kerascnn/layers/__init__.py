@@ -1,6 +1,55 @@
-"""Layers: serializable, written with keras.ops only."""
+"""Layers: serializable, written with keras.ops only.
 
+Convolution kinds (builder functions on Keras tensors, and the layers they
+need), Squeeze-and-Excitation, stochastic depth and Monte Carlo dropout, the
+normalizations, activations and initializers by name, and the in-model input
+normalization. See docs/layers_convolution.md and docs/layers_normalization.md.
+"""
+
+from kerascnn.layers.activations import (
+    ACTIVATIONS,
+    activation_layer,
+    any_activation,
+    gelu_approx,
+    sine,
+)
+from kerascnn.layers.convolution import (
+    ChannelShuffle,
+    GroupedConv2D,
+    depthwise_conv,
+    depthwise_separable_conv,
+    dilated_conv,
+    flattened_conv,
+    grouped_conv,
+    pointwise_conv,
+    receptive_field,
+    spatial_separable_conv,
+    transposed_conv,
+)
+from kerascnn.layers.initializers import INITIALIZERS, any_initializer, get_initializer
+from kerascnn.layers.normalization import (
+    AdaIN,
+    BatchNormalization,
+    ConditionalInstanceNormalization,
+    GroupNormalization,
+    InstanceNormalization,
+    LayerNormalization,
+    LocalResponseNormalization,
+    sync_batchnorm,
+)
 from kerascnn.layers.preprocessing import ImageNormalization, normalization_layer
+from kerascnn.layers.regularization import MCDropout, StochasticDepth, linear_decay
 from kerascnn.layers.shortcuts import ZeroPadShortcut
+from kerascnn.layers.squeeze_excite import SqueezeExcite
 
-__all__ = ["ImageNormalization", "ZeroPadShortcut", "normalization_layer"]
+__all__ = [
+    "ACTIVATIONS", "AdaIN", "BatchNormalization", "ChannelShuffle",
+    "ConditionalInstanceNormalization", "GroupNormalization", "GroupedConv2D",
+    "INITIALIZERS", "ImageNormalization", "InstanceNormalization", "LayerNormalization",
+    "LocalResponseNormalization", "MCDropout", "SqueezeExcite", "StochasticDepth",
+    "ZeroPadShortcut", "activation_layer", "depthwise_conv", "depthwise_separable_conv",
+    "dilated_conv", "flattened_conv", "gelu_approx", "get_initializer", "grouped_conv",
+    "linear_decay", "normalization_layer", "pointwise_conv", "receptive_field", "sine",
+    "spatial_separable_conv", "sync_batchnorm", "transposed_conv", "any_activation",
+    "any_initializer",
+]

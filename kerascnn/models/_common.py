@@ -5,6 +5,10 @@ import os
 import keras
 
 from kerascnn.layers import normalization_layer
+from kerascnn.layers.activations import any_activation as activation
+from kerascnn.layers.initializers import any_initializer as initializer
+
+__all__ = ["activation", "initializer"]  # re-exported for the family builders
 
 POOLINGS = (None, "avg", "max")
 
@@ -121,3 +125,4 @@ def finish_model(inputs, outputs, name, weights):
     if weights is not None:
         model.load_weights(weights)
     return model
+

@@ -4,6 +4,8 @@ He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016.
 https://arxiv.org/abs/1512.03385
 """
 
+import types
+
 import keras
 
 from kerascnn.layers import ZeroPadShortcut
@@ -14,7 +16,7 @@ BLOCK_KINDS = ("basic", "bottleneck")
 SHORTCUT_KINDS = ("projection", "zero_pad")
 
 
-def _conv(x, filters, kernel_size, strides, use_bias, name):
+def _conv(x, filters, kernel_size, strides, use_bias, kernel_initializer, name):
     """A convolution whose padding matches the paper (and PyTorch) at stride 2.
 
     TF's "same" padding at stride 2 pads only bottom/right; an explicit
@@ -27,66 +29,63 @@ def _conv(x, filters, kernel_size, strides, use_bias, name):
         padding = "same"
     return keras.layers.Conv2D(
         filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-        kernel_initializer="he_normal", name=name + "_conv",
+        kernel_initializer=kernel_initializer, name=name + "_conv",
     )(x)
 
 
-def _bn(x, epsilon, momentum, name):
-    return keras.layers.BatchNormalization(
-        axis=-1, epsilon=epsilon, momentum=momentum, name=name + "_bn"
-    )(x)
+def _layer_kit(use_bias, kernel_initializer, bn_epsilon, bn_momentum, activation):
+    """The conv / BN / activation constructors every block of one network shares."""
+    init = _common.initializer(kernel_initializer)
+
+    def conv(x, filters, kernel_size, strides, name):
+        return _conv(x, filters, kernel_size, strides, use_bias, init, name)
+
+    def bn(x, name):
+        return keras.layers.BatchNormalization(
+            axis=-1, epsilon=bn_epsilon, momentum=bn_momentum, name=name + "_bn"
+        )(x)
+
+    def act(x, name):
+        # Layer names keep keras.applications' "_relu"/"_out" whatever the function.
+        return _common.activation(activation, name)(x)
+
+    return types.SimpleNamespace(conv=conv, bn=bn, act=act)
 
 
-def _shortcut(x, filters, strides, kind, use_bias, bn, name):
+def _shortcut(x, filters, strides, kind, kit, name):
     """Identity when shapes agree; else a 1x1 projection (B) or zero pad (A)."""
     if strides == 1 and x.shape[-1] == filters:
         return x
     if kind == "zero_pad":
         return ZeroPadShortcut(filters, strides, name=name + "_0_pad")(x)
-    x = keras.layers.Conv2D(
-        filters, 1, strides=strides, use_bias=use_bias,
-        kernel_initializer="he_normal", name=name + "_0_conv",
-    )(x)
-    return bn(x, name + "_0")
+    return kit.bn(kit.conv(x, filters, 1, strides, name + "_0"), name + "_0")
 
 
-def basic_block(x, filters, strides, shortcut, use_bias, bn, name):
+def basic_block(x, filters, strides, shortcut, kit, name):
     """Two 3x3 convolutions (Fig. 2 left); output channels = filters."""
-    short = _shortcut(x, filters, strides, shortcut, use_bias, bn, name)
-    x = _conv(x, filters, 3, strides, use_bias, name + "_1")
-    x = bn(x, name + "_1")
-    x = keras.layers.Activation("relu", name=name + "_1_relu")(x)
-    x = _conv(x, filters, 3, 1, use_bias, name + "_2")
-    x = bn(x, name + "_2")
+    short = _shortcut(x, filters, strides, shortcut, kit, name)
+    x = kit.bn(kit.conv(x, filters, 3, strides, name + "_1"), name + "_1")
+    x = kit.act(x, name + "_1_relu")
+    x = kit.bn(kit.conv(x, filters, 3, 1, name + "_2"), name + "_2")
     x = keras.layers.Add(name=name + "_add")([short, x])
-    return keras.layers.Activation("relu", name=name + "_out")(x)
+    return kit.act(x, name + "_out")
 
 
-def bottleneck_block(x, filters, strides, shortcut, use_bias, bn, name,
-                     stride_in_1x1=True):
+def bottleneck_block(x, filters, strides, shortcut, kit, name, stride_in_1x1=True):
     """1x1 reduce, 3x3, 1x1 expand to 4 * filters (Fig. 5 right).
 
     The paper (and keras.applications) strides the first 1x1; with
     stride_in_1x1=False the 3x3 strides instead (torchvision's "v1.5").
     """
-    short = _shortcut(x, 4 * filters, strides, shortcut, use_bias, bn, name)
+    short = _shortcut(x, 4 * filters, strides, shortcut, kit, name)
     s1, s3 = (strides, 1) if stride_in_1x1 else (1, strides)
-    x = keras.layers.Conv2D(
-        filters, 1, strides=s1, use_bias=use_bias,
-        kernel_initializer="he_normal", name=name + "_1_conv",
-    )(x)
-    x = bn(x, name + "_1")
-    x = keras.layers.Activation("relu", name=name + "_1_relu")(x)
-    x = _conv(x, filters, 3, s3, use_bias, name + "_2")
-    x = bn(x, name + "_2")
-    x = keras.layers.Activation("relu", name=name + "_2_relu")(x)
-    x = keras.layers.Conv2D(
-        4 * filters, 1, use_bias=use_bias, kernel_initializer="he_normal",
-        name=name + "_3_conv",
-    )(x)
-    x = bn(x, name + "_3")
+    x = kit.bn(kit.conv(x, filters, 1, s1, name + "_1"), name + "_1")
+    x = kit.act(x, name + "_1_relu")
+    x = kit.bn(kit.conv(x, filters, 3, s3, name + "_2"), name + "_2")
+    x = kit.act(x, name + "_2_relu")
+    x = kit.bn(kit.conv(x, 4 * filters, 1, 1, name + "_3"), name + "_3")
     x = keras.layers.Add(name=name + "_add")([short, x])
-    return keras.layers.Activation("relu", name=name + "_out")(x)
+    return kit.act(x, name + "_out")
 
 
 def stage(x, block, num_blocks, filters, strides, name, **block_kwargs):
@@ -105,6 +104,8 @@ def ResNet(
     shortcut="projection",
     stride_in_1x1=True,
     use_bias=False,
+    activation="relu",
+    kernel_initializer="he_normal",
     bn_epsilon=1e-5,
     bn_momentum=0.9,
     preprocessing="imagenet",
@@ -136,6 +137,13 @@ def ResNet(
         stride_in_1x1: bottleneck only; stride on the first 1x1 (paper) or on
             the 3x3 (False).
         use_bias: bias in the convolutions (keras.applications has them).
+        activation: the nonlinearity, by name: "relu" (the paper) or any of
+            `kerascnn.layers.ACTIVATIONS` ("gelu_approx", "leaky_relu", "prelu",
+            ...) or of keras.activations.
+        kernel_initializer: the convolutions' initializer, by name: any of
+            `kerascnn.layers.INITIALIZERS` ("kaiming_normal", "xavier_normal",
+            ...) or of keras.initializers. Default "he_normal" (Var = 2/n_in,
+            He et al. 2015, as the paper).
         bn_epsilon: BatchNormalization epsilon (keras.applications: 1.001e-5).
         bn_momentum: moving-statistics momentum (Keras convention; 0.9 equals
             PyTorch's 0.1).
@@ -178,19 +186,15 @@ def ResNet(
     )
     x = _common.normalize(x, preprocessing)
 
-    def bn(t, layer_name):
-        return _bn(t, bn_epsilon, bn_momentum, layer_name)
-
+    kit = _layer_kit(use_bias, kernel_initializer, bn_epsilon, bn_momentum, activation)
     if stem == "imagenet":
-        x = _conv(x, stage_filters[0], 7, 2, use_bias, "conv1")
-        x = bn(x, "conv1")
-        x = keras.layers.Activation("relu", name="conv1_relu")(x)
+        x = kit.bn(kit.conv(x, stage_filters[0], 7, 2, "conv1"), "conv1")
+        x = kit.act(x, "conv1_relu")
         x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     else:
-        x = _conv(x, stage_filters[0], 3, 1, use_bias, "conv1")
-        x = bn(x, "conv1")
-        x = keras.layers.Activation("relu", name="conv1_relu")(x)
+        x = kit.bn(kit.conv(x, stage_filters[0], 3, 1, "conv1"), "conv1")
+        x = kit.act(x, "conv1_relu")
 
     if block == "basic":
         block_fn, extra = basic_block, {}
@@ -199,7 +203,7 @@ def ResNet(
     for i, (n, f) in enumerate(zip(stage_blocks, stage_filters)):
         x = stage(
             x, block_fn, n, f, strides=1 if i == 0 else 2, name=f"conv{i + 2}",
-            shortcut=shortcut, use_bias=use_bias, bn=bn, **extra,
+            shortcut=shortcut, kit=kit, **extra,
         )
     outputs = _common.classifier_head(
         x, include_top, pooling, classes, classifier_activation

@@ -1,0 +1,98 @@
+"""Activations by name: `activation_layer("gelu")` returns a Keras layer.
+
+Keras's own layers and functions are used wherever they compute the formula;
+the two functions Keras lacks (the sigmoid GELU approximation and sine) are
+registered serializable, so a saved model that uses them loads without
+`custom_objects` once kerascnn is imported.
+"""
+
+import keras
+from keras import ops
+
+# The notes' Leaky ReLU, max(0.01 x, x); Keras's LeakyReLU defaults to 0.3.
+LEAKY_RELU_SLOPE = 0.01
+# He et al. 2015 (PReLU) initialize every slope at 0.25; Keras's default is 0.
+PRELU_INIT = 0.25
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+def gelu_approx(x):
+    """GELU's sigmoid approximation x * sigmoid(1.702 x) (Hendrycks & Gimpel 2016)."""
+    return x * ops.sigmoid(1.702 * x)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+def sine(x):
+    """sin(x), the activation of implicit representations (SIREN, Sitzmann et al. 2020)."""
+    return ops.sin(x)
+
+
+def _leaky_relu(name):
+    return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
+
+
+def _prelu(name):
+    # One slope per channel, shared over H and W, as in He et al. 2015; for
+    # NHWC feature maps (rank 4).
+    return keras.layers.PReLU(
+        alpha_initializer=keras.initializers.Constant(PRELU_INIT),
+        shared_axes=[1, 2], name=name,
+    )
+
+
+def _activation(function):
+    return lambda name: keras.layers.Activation(function, name=name)
+
+
+# name -> layer factory taking the layer name. Keras's "gelu" is the exact
+# x * Phi(x) (approximate=False); "swish" and "silu" are the same function.
+ACTIVATIONS = {
+    "sigmoid": _activation("sigmoid"),
+    "tanh": _activation("tanh"),
+    "relu": _activation("relu"),
+    "leaky_relu": _leaky_relu,
+    "prelu": _prelu,
+    "softplus": _activation("softplus"),
+    "swish": _activation("swish"),
+    "silu": _activation("silu"),
+    "gelu": _activation("gelu"),
+    "gelu_approx": _activation(gelu_approx),
+    "sine": _activation(sine),
+}
+
+
+def activation_layer(name, layer_name=None):
+    """A new Keras layer computing the activation `name`.
+
+    Args:
+        name: one of `ACTIVATIONS`: "sigmoid", "tanh", "relu", "leaky_relu"
+            (slope 0.01), "prelu" (per-channel slope, initialized at 0.25,
+            shared over H and W of NHWC maps), "softplus", "swish"/"silu"
+            (x * sigmoid(x)), "gelu" (exact, x * Phi(x)), "gelu_approx"
+            (x * sigmoid(1.702 x)), "sine".
+        layer_name: the Keras layer's name (default: Keras picks one).
+
+    Returns:
+        A `keras.layers.Layer`.
+    """
+    key = name.lower() if isinstance(name, str) else None
+    if key not in ACTIVATIONS:
+        raise ValueError(
+            f"Unknown activation {name!r}; allowed: {sorted(ACTIVATIONS)}."
+        )
+    return ACTIVATIONS[key](layer_name)
+
+
+def any_activation(name, layer_name=None):
+    """A layer for the activation `name`: kerascnn's names (`ACTIVATIONS`, e.g.
+    "gelu_approx", "leaky_relu" with slope 0.01, "prelu"), else any Keras one."""
+    if isinstance(name, str) and name.lower() in ACTIVATIONS:
+        return activation_layer(name, layer_name)
+    try:
+        keras.activations.get(name)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"Unknown activation {name!r}; allowed: {sorted(ACTIVATIONS)} or any "
+            "keras.activations name."
+        ) from None
+    return keras.layers.Activation(name, name=layer_name)

@@ -1,0 +1,151 @@
+"""Times kerascnn layers against their Keras equivalents; one suite per subcommand.
+
+    python tools/benchmark.py norms [--shape=32,56,56,64] [--repeats=10]
+    python tools/benchmark.py grouped_conv [--repeats=10]
+
+Prints, per layer, the median ms of a forward call and of a forward+backward
+call (gradients for the input and every trainable weight), each inside a
+tf.function, and the ratio to the reference layer timed in alternation.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import time  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+_SHAPE = flags.DEFINE_list("shape", ["32", "56", "56", "64"], "NHWC input shape.")
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer (median).")
+
+
+def _compiled(layer, inputs):
+    """forward() and forward_backward() of `layer` on fixed `inputs`, traced once."""
+    import tensorflow as tf
+
+    layer(inputs, training=True)  # build
+
+    @tf.function
+    def forward():
+        return layer(inputs, training=True)
+
+    @tf.function
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(tf.square(layer(inputs, training=True)))
+        return tape.gradient(loss, [inputs, layer.trainable_weights])
+
+    return forward, forward_backward
+
+
+def _median_ms(fns, repeats):
+    """Median ms of each function, called in turn so load drift hits all alike."""
+    for fn in fns:
+        fn(), fn()  # trace and warm up
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            ts.append(1e3 * (time.perf_counter() - start))
+    return [sorted(ts)[len(ts) // 2] for ts in times]
+
+
+def _ratio(times):
+    """ours / reference, or '-' when there is no reference."""
+    return f"{times[0] / times[1]:6.2f}" if len(times) == 2 else f"{'-':>6}"
+
+
+def norms(shape, repeats):
+    """kerascnn.layers.normalization vs the closest Keras (or tf.nn) layer."""
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from kerascnn.layers import normalization as norm
+
+    x = tf.random.normal(shape)
+    style = tf.nn.softmax(tf.random.normal([shape[0], 8]))
+    lrn = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+    cases = [  # (ours, inputs, reference name, reference)
+        (norm.BatchNormalization(), x, "(is Keras's)", None),
+        (norm.GroupNormalization(32), x, "keras GroupNormalization(32)",
+         keras.layers.GroupNormalization(32)),
+        (norm.LayerNormalization(), x, "keras LayerNormalization([1,2,3])",
+         keras.layers.LayerNormalization(axis=[1, 2, 3])),
+        (norm.InstanceNormalization(), x, "keras GroupNormalization(-1)",
+         keras.layers.GroupNormalization(-1)),
+        (norm.AdaIN(), [x, x[::-1]], "keras GroupNormalization(-1)",
+         keras.layers.GroupNormalization(-1)),
+        (norm.ConditionalInstanceNormalization(8), [x, style],
+         "keras GroupNormalization(-1)", keras.layers.GroupNormalization(-1)),
+        (norm.LocalResponseNormalization(), x, "tf.nn.local_response_norm",
+         keras.layers.Lambda(lambda t: tf.nn.local_response_normalization(t, **lrn))),
+    ]
+    rows = []
+    for ours, inputs, ref_name, ref in tqdm(cases, desc="norms", unit="layer"):
+        fns = [_compiled(ours, inputs)] + ([_compiled(ref, x)] if ref else [])
+        fwd = _median_ms([f for f, _ in fns], repeats)
+        bwd = _median_ms([b for _, b in fns], repeats)
+        rows.append((type(ours).__name__, ref_name, fwd, bwd))
+
+    print(f"\ninput {shape} float32, {repeats} calls, median ms, "
+          f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
+    print(f"{'layer':34} {'reference':34} {'fwd':>7} {'ratio':>6} {'fwd+bwd':>8} {'ratio':>6}")
+    for name, ref_name, fwd, bwd in rows:
+        print(f"{name:34} {ref_name:34} {fwd[0]:7.1f} {_ratio(fwd)} "
+              f"{bwd[0]:8.1f} {_ratio(bwd)}")
+
+
+def grouped_conv(shape, repeats):
+    """kerascnn GroupedConv2D (split -> convs -> concat) vs keras Conv2D(groups=g).
+
+    The grouped layers of ShuffleNet, AlexNet and ResNeXt; `shape` is unused.
+    """
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from kerascnn.layers import GroupedConv2D
+
+    cases = [  # (name, batch, H = W, C_in, filters, k, groups)
+        ("ShuffleNet 1x1 g=3", 32, 28, 240, 240, 1, 3),
+        ("ShuffleNet 1x1 g=8", 32, 28, 384, 384, 1, 8),
+        ("AlexNet conv2 5x5 g=2", 16, 27, 96, 256, 5, 2),
+        ("ResNeXt 3x3 g=32", 16, 28, 256, 256, 3, 32),
+    ]
+    rows = []
+    for name, n, h, c_in, filters, k, g in tqdm(cases, desc="grouped_conv", unit="case"):
+        x = tf.random.normal([n, h, h, c_in])
+        ours = GroupedConv2D(filters, k, groups=g, padding="same", use_bias=False)
+        ref = keras.layers.Conv2D(filters, k, groups=g, padding="same", use_bias=False)
+        fns = [_compiled(ours, x), _compiled(ref, x)]
+        fwd = _median_ms([f for f, _ in fns], repeats)
+        bwd = _median_ms([b for _, b in fns], repeats)
+        rows.append((name, fwd, bwd))
+
+    print(f"\n{repeats} calls, median ms, {os.cpu_count()} CPUs, TF {tf.__version__}, "
+          f"Keras {keras.__version__}; ratio = GroupedConv2D / keras Conv2D(groups)")
+    print(f"{'case':24} {'fwd':>8} {'keras':>8} {'ratio':>6} {'fwd+bwd':>9} {'keras':>9} {'ratio':>6}")
+    for name, fwd, bwd in rows:
+        print(f"{name:24} {fwd[0]:8.1f} {fwd[1]:8.1f} {_ratio(fwd)} "
+              f"{bwd[0]:9.1f} {bwd[1]:9.1f} {_ratio(bwd)}")
+
+
+SUITES = {"norms": norms, "grouped_conv": grouped_conv}  # subcommand -> function(shape, repeats)
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in SUITES:
+        raise app.UsageError(f"Usage: benchmark.py SUITE [flags]; suites: {sorted(SUITES)}")
+    SUITES[argv[1]]([int(s) for s in _SHAPE.value], _REPEATS.value)
+
+
+def run():
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
