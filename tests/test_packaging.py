@@ -26,3 +26,20 @@ def test_console_scripts_point_at_tools():
         path = REPO / "tools" / (module.rsplit(".", 1)[1] + ".py")
         assert path.exists(), name
         assert f"def {func}()" in path.read_text(), name
+
+
+def test_import_kerascnn_loads_no_tensorflow_only_module():
+    """Models and layers are backend-agnostic: `import kerascnn` must not pull in
+    tf.data / TFDS / export code (those load on first use)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kerascnn; print(sorted(m for m in sys.modules if m.startswith(("
+        "'tensorflow_datasets', 'kerascnn.data', 'kerascnn.export', "
+        "'kerascnn.train.train_lib'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

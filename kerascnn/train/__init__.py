@@ -1,12 +1,26 @@
-"""Training: optimizers, schedules, callbacks and the config-driven spine."""
+"""Training: optimizers, schedules, callbacks and the config-driven spine.
+
+The optimizers, schedules and callbacks are backend-agnostic Keras; the
+spine (`train_and_evaluate`, `load_run`) reads data with tf.data and is
+imported on first use, so `import kerascnn` works under any Keras backend.
+"""
 
 from kerascnn.train.callbacks import AtomicCheckpoint, LearningRateLogger, ResumableBackup
 from kerascnn.train.config import default_config
 from kerascnn.train.optimizers import SGD, make_optimizer
 from kerascnn.train.schedules import WarmupSchedule
-from kerascnn.train.train_lib import TrainResult, load_run, train_and_evaluate
+
+_SPINE = ("TrainResult", "load_run", "train_and_evaluate")
 
 __all__ = [
-    "AtomicCheckpoint", "LearningRateLogger", "ResumableBackup", "SGD", "TrainResult", "WarmupSchedule",
-    "default_config", "load_run", "make_optimizer", "train_and_evaluate",
+    "AtomicCheckpoint", "LearningRateLogger", "ResumableBackup", "SGD", "WarmupSchedule",
+    "default_config", "make_optimizer", *_SPINE,
 ]
+
+
+def __getattr__(name):
+    if name in _SPINE:
+        from kerascnn.train import train_lib
+
+        return getattr(train_lib, name)
+    raise AttributeError(f"module 'kerascnn.train' has no attribute {name!r}")
