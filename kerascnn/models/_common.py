@@ -5,10 +5,9 @@ import os
 import keras
 
 from kerascnn.layers import normalization_layer
-from kerascnn.layers.activations import any_activation as activation
-from kerascnn.layers.initializers import any_initializer as initializer
-
-__all__ = ["activation", "initializer"]  # re-exported for the family builders
+# Name resolution the family builders share (kerascnn's names, then Keras's).
+from kerascnn.layers.activations import any_activation as activation  # noqa: F401
+from kerascnn.layers.initializers import any_initializer as initializer  # noqa: F401
 
 POOLINGS = (None, "avg", "max")
 
