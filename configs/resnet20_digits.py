@@ -21,7 +21,7 @@ def get_config():
     config.augment.crop = "pad_crop"
     config.augment.padding = 2
     config.augment.flip = False  # a mirrored digit is another glyph
-    config.train.epochs = 20
+    config.train.epochs = 15
     config.train.batch_size = 64
     config.train.learning_rate = 0.05
     config.train.weight_decay = 5e-4
