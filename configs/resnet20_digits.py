@@ -5,8 +5,8 @@ split (1,437 train / 360 test); nothing to download.
 
     python tools/train.py --config=configs/resnet20_digits.py --workdir=runs/resnet20_digits
 
-Should reach >= 98.5 % test top-1 in about 1-2 minutes on a 2-core CPU
-(README, "Quick start", gives the measured figure).
+Should reach >= 98.5 % test top-1 (measured: 99.44 %) in about 1.5 minutes
+on a 2-core CPU (README, "Quick start", gives the measured figures).
 """
 
 from kerascnn.train import default_config
