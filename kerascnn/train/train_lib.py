@@ -253,7 +253,7 @@ def train_and_evaluate(config, workdir, verbose=1):
     train_raw, train_ds, test_ds = make_pipelines(cfg, info)
     model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
     check_input_fits(model, train_ds)
-    num_train = info.splits[_split_key(info, d["train_split"])]
+    num_train = _num_examples(train_raw, info, d["train_split"])
     steps_per_epoch = math.ceil(num_train / cfg["train"]["batch_size"])
     compile_model(model, cfg, steps_per_epoch, info.num_classes)
 
@@ -289,12 +289,15 @@ def train_and_evaluate(config, workdir, verbose=1):
     return TrainResult(model, metrics, workdir, model_path, resumed_from, False)
 
 
-def _split_key(info, split):
+def _num_examples(ds, info, split):
+    """Examples in a loaded split: its cardinality (TFDS slices, digits), else
+    the count `info` has (image folders, whose decode guard hides the size)."""
+    n = int(ds.cardinality())
+    if n >= 0:
+        return n
     if split in info.splits:
-        return split
-    if split == "test" and "validation" in info.splits:
-        return "validation"
-    raise ValueError(f"Split {split!r} is not one of {sorted(info.splits)}.")
+        return info.splits[split]
+    raise ValueError(f"Cannot count split {split!r}; known sizes: {info.splits}.")
 
 
 def dataset_info(cfg):
