@@ -27,6 +27,10 @@ def get_config(depth=DEPTH):
     config.augment.crop = "pad_crop"
     config.augment.padding = 4
     config.augment.flip = True
+    # The paper's recipe: no policy, no mixing. "trivial_augment" / "rand_augment"
+    # and "mixup" / "cutmix" / "mixup_cutmix" switch them on (docs/augment.md).
+    config.augment.policy = "none"
+    config.augment.mix = "none"
     config.train.epochs = 164
     config.train.batch_size = 128
     config.train.learning_rate = 0.1

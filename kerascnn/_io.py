@@ -38,3 +38,20 @@ def save_model_atomic(model, path):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_png_atomic(path, pixels):
+    """Writes a uint8 [H, W, 3] (or [H, W]) array as a PNG through a temporary name."""
+    from PIL import Image
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        Image.fromarray(pixels).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

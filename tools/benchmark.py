@@ -2,6 +2,8 @@
 
     python tools/benchmark.py norms [--shape=32,56,56,64] [--repeats=10]
     python tools/benchmark.py grouped_conv [--repeats=10]
+    python tools/benchmark.py augment [--sizes=32,224] [--repeats=3]
+    python tools/benchmark.py augment_epoch [--repeats=3]
 
 Prints, per layer, the median ms of a forward call and of a forward+backward
 call (gradients for the input and every trainable weight), each inside a
@@ -17,7 +19,9 @@ import time  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 _SHAPE = flags.DEFINE_list("shape", ["32", "56", "56", "64"], "NHWC input shape.")
-_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer (median).")
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer / passes per case (median).")
+_SIZES = flags.DEFINE_list("sizes", ["32", "224"], "augment: square image sizes.")
+_IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/16 at larger sizes).")
 
 
 def _compiled(layer, inputs):
@@ -134,7 +138,27 @@ def grouped_conv(shape, repeats):
               f"{bwd[0]:9.1f} {bwd[1]:9.1f} {_ratio(bwd)}")
 
 
-SUITES = {"norms": norms, "grouped_conv": grouped_conv}  # subcommand -> function(shape, repeats)
+def augment(shape, repeats):
+    """Images/s of kerascnn's augmentation vs Keras's and keras-cv's, in tf.data."""
+    _augment_suites().augment([int(s) for s in _SIZES.value], repeats, _IMAGES.value)
+
+
+def augment_epoch(shape, repeats):
+    """ResNet-20 digits epoch time with and without a policy."""
+    _augment_suites().augment_epoch(repeats)
+
+
+def _augment_suites():
+    try:
+        import benchmark_augment  # run as tools/benchmark.py
+    except ImportError:
+        from kerascnn.tools import benchmark_augment
+    return benchmark_augment
+
+
+# subcommand -> function(shape, repeats)
+SUITES = {"norms": norms, "grouped_conv": grouped_conv, "augment": augment,
+          "augment_epoch": augment_epoch}
 
 
 def main(argv):

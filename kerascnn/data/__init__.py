@@ -7,7 +7,12 @@
 """
 
 from kerascnn.data.datasets import DatasetInfo, info, load
-from kerascnn.data.pipeline import compute_mean_std, eval_pipeline, train_pipeline
+from kerascnn.data.pipeline import (
+    compute_mean_std,
+    eval_pipeline,
+    steps_per_epoch,
+    train_pipeline,
+)
 
 __all__ = [
     "DatasetInfo",
@@ -15,5 +20,6 @@ __all__ = [
     "eval_pipeline",
     "info",
     "load",
+    "steps_per_epoch",
     "train_pipeline",
 ]

@@ -5,9 +5,10 @@ Both take the unbatched (uint8 image, integer label) datasets of
 [B, H, W, C] with float32 one-hot labels [B, num_classes]; the model
 normalizes its input itself.
 
-Training randomness is stateless: each example gets its own seed from
-`tf.data.Dataset.random(seed)`, so the same seed gives the same augmented
-epochs on any machine, whatever the number of parallel calls.
+Training randomness is stateless: example i of epoch e gets its own seed,
+derived from (seed, e, i), so the same seed gives the same augmented epochs
+on any machine, whatever the number of parallel calls, and a resumed run
+gets the epochs an uninterrupted one would have had.
 """
 
 import math
@@ -16,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 CROPS = ("pad_crop", "resize", "scale_aug", "random_resized_crop")
+MIX_MODES = ("none", "mixup", "cutmix", "mixup_cutmix", "fourier_mix")
 EVAL_RESIZES = ("resize", "center_crop")
 # ResNet scale augmentation (He et al. 2016, sec. 3.4): short side in
 # [256, 480] for 224x224 crops; scaled by image_size / 224 for other sizes.
@@ -36,17 +38,51 @@ def train_pipeline(
     image_size,
     num_classes,
     seed=0,
+    epochs=None,
+    initial_epoch=0,
     crop="pad_crop",
     padding=4,
     flip=True,
+    vertical_flip=False,
+    rotation=0.0,
+    translation=0.0,
+    brightness=0.0,
+    contrast=0.0,
+    saturation=0.0,
+    hue=0.0,
+    pca_lighting=0.0,
+    pca_basis=None,
+    noise=0.0,
+    policy="none",
+    num_ops=2,
+    magnitude=9 / 30,
+    magnitude_std=0.0,
+    fill=0,
+    cutout=0,
+    random_erasing=0.0,
+    mix="none",
+    mixup_alpha=0.2,
+    cutmix_alpha=1.0,
+    mix_switch_prob=0.5,
+    mix_prob=1.0,
+    keras_cv=(),
     shuffle_buffer=10_000,
     drop_remainder=False,
 ):
     """Shuffles, augments, batches and one-hot encodes a training dataset.
 
-    Per example: channels converted (1 -> 3 replicates gray, 3 -> 1 takes
-    luma), a random geometric transform chosen by `crop`, then an optional
-    random horizontal flip.
+    Per example, in this order: channels converted (1 -> 3 replicates gray,
+    3 -> 1 takes luma); the geometric transform chosen by `crop`; flips.
+    Then per batch, vectorized, each image drawing its own parameters: on
+    the uint8 images, rotation, translation, colour jitter, PCA lighting,
+    noise, the policy (RandAugment / TrivialAugment), cutout and random
+    erasing; keras-cv layers; mixing (Mixup / CutMix / FourierMix). Every
+    strength defaults to off.
+
+    Randomness is stateless: example i of epoch e is cropped and flipped
+    from a seed derived from (seed, e, i), and batch j of epoch e is
+    augmented from (seed, e, j), so the same seed gives the same epochs,
+    eagerly or in tf.data, on any machine and with any parallelism.
 
     Args:
         ds: unbatched (image [H, W, C], integer label) dataset, e.g. from `load`.
@@ -54,14 +90,45 @@ def train_pipeline(
         image_size: output size: an int (square), (H, W), or (H, W, C) to set
             the channel count (default 3).
         num_classes: length of the one-hot labels.
-        seed: the shuffle order and every augmentation follow from it; each
-            iteration (epoch) reshuffles and redraws, reproducibly.
+        seed: the shuffle order and every augmentation follow from it.
+        epochs: None: each iteration over the returned dataset is a new epoch
+            (reshuffled, redrawn), for `fit(ds, epochs=N)`. An int: the dataset
+            holds epochs `initial_epoch, ..., epochs - 1` back to back, each a
+            function of (seed, epoch) only, so a resumed run sees exactly the
+            data an uninterrupted one would; pass `steps_per_epoch=
+            steps_per_epoch(n, batch_size)` to `fit`.
+        initial_epoch: the first epoch when `epochs` is an int.
         crop: "pad_crop" (resize if needed, zero-pad `padding` pixels each
             side, random crop; the CIFAR recipe), "resize" (no randomness),
             "scale_aug" (ResNet: random short side, random crop) or
             "random_resized_crop" (Inception crop).
         padding: pixels of zero padding for "pad_crop", >= 0.
         flip: random horizontal flip with probability 1/2.
+        vertical_flip: random vertical flip with probability 1/2.
+        rotation: random rotation, uniform in [-rotation, rotation] degrees.
+        translation: random shift, uniform in [-t, t] of the width / height.
+        brightness, contrast, saturation, hue: colour jitter (torchvision
+            ColorJitter: factors uniform in [1 - s, 1 + s], hue shift in
+            [-hue, hue] of a turn, hue <= 0.5), in a random order.
+        pca_lighting: AlexNet PCA lighting, the std of alpha (AlexNet: 0.1).
+        pca_basis: (eigenvalues, eigenvectors) from `augment.ops.
+            pca_lighting_basis`; None: the ImageNet basis.
+        noise: Gaussian noise std in grey levels.
+        policy: "none", "rand_augment", "trivial_augment", or a policy object
+            with `augment(image, seed)` (e.g. `augment.RandAugment(...)`).
+        num_ops, magnitude, magnitude_std: RandAugment's N, m (a fraction in
+            [0, 1]) and magnitude std.
+        fill: grey value for pixels that rotation, translation, the policy's
+            geometric ops and cutout uncover.
+        cutout: side in pixels of a random square set to `fill` (0: off).
+        random_erasing: probability of random erasing (Zhong et al. 2020).
+        mix: "none", "mixup", "cutmix", "mixup_cutmix" (timm's switch) or
+            "fourier_mix" (keras-cv).
+        mixup_alpha, cutmix_alpha: Beta(alpha, alpha) parameters.
+        mix_switch_prob: for "mixup_cutmix", the probability of CutMix.
+        mix_prob: probability that a batch is mixed at all.
+        keras_cv: names from `augment.keras_cv.KERAS_CV_LAYERS`, applied to
+            each batch (needs the `kerascnn[keras-cv]` extra).
         shuffle_buffer: size of the shuffle buffer; 0 keeps the input order.
         drop_remainder: drop a last batch smaller than `batch_size`.
 
@@ -69,16 +136,52 @@ def train_pipeline(
         A prefetched `tf.data.Dataset` of (float32 [B, H, W, C] in [0, 255],
         float32 [B, num_classes]).
     """
+    from kerascnn.augment import keras_cv as keras_cv_lib
+    from kerascnn.augment import mix as mix_lib
+    from kerascnn.augment import policies
+
     height, width, channels = _check_common(ds, batch_size, image_size, num_classes)
     _check_choice("crop", crop, CROPS)
     _check_int("padding", padding, minimum=0)
     _check_int("shuffle_buffer", shuffle_buffer, minimum=0)
     _check_int("seed", seed)
+    _check_int("initial_epoch", initial_epoch, minimum=0)
+    if epochs is not None:
+        _check_int("epochs", epochs, minimum=initial_epoch + 1)
+    _check_int("cutout", cutout, minimum=0)
+    _check_int("num_ops", num_ops, minimum=0)
+    for name, value, high in (
+        ("rotation", rotation, 180), ("translation", translation, 1),
+        ("brightness", brightness, None), ("contrast", contrast, None),
+        ("saturation", saturation, None), ("hue", hue, 0.5),
+        ("pca_lighting", pca_lighting, None), ("noise", noise, None),
+        ("random_erasing", random_erasing, 1), ("mix_prob", mix_prob, 1),
+        ("mix_switch_prob", mix_switch_prob, 1), ("magnitude", magnitude, 1),
+        ("magnitude_std", magnitude_std, None),
+    ):
+        _check_range(name, value, 0, high)
+    _check_choice("mix", mix, (*MIX_MODES,))
+    keras_cv = keras_cv_lib.check_names(keras_cv)
+    policy = policies.make_policy(policy, num_ops=num_ops, magnitude=magnitude,
+                                  magnitude_std=magnitude_std, fill=fill)
     size = (height, width)
+    uint8_steps = _uint8_steps(
+        rotation=rotation, translation=translation, fill=fill, brightness=brightness,
+        contrast=contrast, saturation=saturation, hue=hue, pca_lighting=pca_lighting,
+        pca_basis=pca_basis, noise=noise, policy=policy, cutout=cutout,
+        random_erasing=random_erasing,
+    )
+    if mix == "fourier_mix":
+        mixer = keras_cv_lib.make_fourier_mix(seed=seed)
+    else:
+        mixer = mix_lib.make_mixer(mix, mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha,
+                                   switch_prob=mix_switch_prob, prob=mix_prob)
+    if (keras_cv or mixer is not None) and channels != 3:
+        raise ValueError("keras_cv and mix need 3-channel images (image_size channels = 3).")
+    batch_layers = [keras_cv_lib.make_layer(n, size, seed=seed) for n in keras_cv]
 
-    def augment(example, random):
-        image, label = example
-        crop_seed, flip_seed = tf.unstack(tf.random.split(tf.stack([random, 0]), 2))
+    def augment(image, label, example_seed):
+        crop_seed, flip_seed, vflip_seed = tf.unstack(tf.random.split(example_seed, 3))
         image = _convert_channels(tf.cast(image, tf.float32), channels)
         if crop == "pad_crop":
             image = pad_crop(image, size, padding, crop_seed)
@@ -90,15 +193,128 @@ def train_pipeline(
             image = _resize_if_needed(image, size)
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+        if vertical_flip:
+            image = tf.image.stateless_random_flip_up_down(image, vflip_seed)
         image.set_shape([height, width, channels])
         return image, _one_hot(label, num_classes)
 
-    if shuffle_buffer:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip(ds, randoms).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    base_seed = tf.constant([seed, 0x5EED], tf.int64)
+
+    def one_epoch(epoch):
+        epoch_seed = _fold_in(base_seed, epoch)
+        example_seed, shuffle_seed, batch_seed = tf.unstack(tf.random.split(epoch_seed, 3))
+        epoch_ds = ds
+        if shuffle_buffer:
+            epoch_ds = _seeded_shuffle(epoch_ds, shuffle_buffer, shuffle_seed)
+        epoch_ds = epoch_ds.enumerate().map(
+            lambda i, example: augment(*example, _fold_in(example_seed, i)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        epoch_ds = epoch_ds.batch(batch_size, drop_remainder=drop_remainder)
+        if uint8_steps or batch_layers or mixer is not None:
+            epoch_ds = epoch_ds.enumerate().map(
+                lambda j, batch: augment_batch(*batch, _fold_in(batch_seed, j)),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+        return epoch_ds
+
+    def augment_batch(images, labels, seed):
+        steps_seed, mix_seed = tf.unstack(tf.random.split(seed, 2))
+        if uint8_steps:
+            images = _run_uint8_steps(images, uint8_steps, steps_seed)
+        for layer in batch_layers:
+            images = layer(images)
+        if mixer is not None:
+            images, labels = mixer(images, labels, mix_seed)
+        return images, labels
+
+    if epochs is None:
+        # A fresh key per iteration over the dataset: reshuffled, redrawn epochs.
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+    else:
+        keys = tf.data.Dataset.range(initial_epoch, epochs)
+    return keys.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
+    """Batches in one epoch of `train_pipeline` (for `fit(steps_per_epoch=...)`)."""
+    _check_int("num_examples", num_examples, minimum=1)
+    _check_int("batch_size", batch_size, minimum=1)
+    if drop_remainder:
+        if num_examples < batch_size:
+            raise ValueError(
+                f"drop_remainder with {num_examples} examples and batch_size "
+                f"{batch_size} leaves no batch."
+            )
+        return num_examples // batch_size
+    return math.ceil(num_examples / batch_size)
+
+
+def _seeded_shuffle(ds, buffer_size, seed):
+    """`ds.shuffle(buffer_size)` seeded by a tensor [2] (e.g. per epoch).
+
+    `Dataset.shuffle` takes only Python seeds; this calls its kernel with
+    tensor seeds, through the public variant round trip.
+    """
+    specs = tf.nest.flatten(ds.element_spec)
+    seed = tf.cast(seed, tf.int64)
+    # (0, 0) would mean "nondeterministic" to the kernel.
+    seed2 = tf.where(tf.equal(seed[1], 0), tf.constant(1, tf.int64), seed[1])
+    variant = tf.raw_ops.ShuffleDatasetV3(
+        input_dataset=tf.data.experimental.to_variant(ds),
+        buffer_size=tf.constant(buffer_size, tf.int64), seed=seed[0], seed2=seed2,
+        seed_generator=tf.raw_ops.DummySeedGenerator(), reshuffle_each_iteration=False,
+        output_types=[s.dtype for s in specs], output_shapes=[s.shape for s in specs],
+    )
+    return tf.data.experimental.from_variant(variant, ds.element_spec)
+
+
+def _fold_in(seed, value):
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(value, tf.int64))
+
+
+def _uint8_steps(*, rotation, translation, fill, brightness, contrast, saturation, hue,
+                 pca_lighting, pca_basis, noise, policy, cutout, random_erasing):
+    """The uint8 transforms asked for, as (images [B, H, W, 3], seed) -> images."""
+    from kerascnn.augment import ops
+
+    steps = []
+    if rotation:
+        steps.append(lambda x, s: ops.random_rotation(x, s, rotation, fill=fill))
+    if translation:
+        steps.append(lambda x, s: ops.random_translation(x, s, translation, fill=fill))
+    if brightness or contrast or saturation or hue:
+        steps.append(lambda x, s: ops.color_jitter(
+            x, s, brightness=brightness, contrast=contrast, saturation=saturation, hue=hue))
+    if pca_lighting:
+        basis = {}
+        if pca_basis is not None:
+            eigenvalues, eigenvectors = pca_basis
+            basis = dict(eigenvalues=np.asarray(eigenvalues, np.float32),
+                         eigenvectors=np.asarray(eigenvectors, np.float32))
+        steps.append(lambda x, s: ops.pca_lighting(x, pca_lighting, s, **basis))
+    if noise:
+        steps.append(lambda x, s: ops.gaussian_noise(x, noise, s))
+    if policy is not None:
+        steps.append(policy.augment_batch)
+    if cutout:
+        steps.append(lambda x, s: ops.random_cutout(x, s, cutout, fill=fill))
+    if random_erasing:
+        steps.append(lambda x, s: ops.random_erasing(x, s, probability=random_erasing))
+    return steps
+
+
+def _run_uint8_steps(images, steps, seed):
+    """float [0, 255] batch -> uint8 (3 channels) -> steps -> float, channels kept."""
+    channels = images.shape[-1]
+    pixels = tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
+    if channels == 1:
+        pixels = tf.tile(pixels, [1, 1, 1, 3])
+    for step, step_seed in zip(steps, tf.unstack(tf.random.split(seed, len(steps)))):
+        pixels = step(pixels, step_seed)
+    if channels == 1:
+        pixels = pixels[..., :1]
+    return tf.cast(pixels, tf.float32)
 
 
 def eval_pipeline(ds, *, batch_size, image_size, num_classes, resize="resize"):
@@ -361,6 +577,13 @@ def _check_common(ds, batch_size, image_size, num_classes):
 def _check_choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"Unknown {name} {value!r}; allowed: {', '.join(allowed)}.")
+
+
+def _check_range(name, value, low, high=None):
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or value < low or (high is not None and value > high):
+        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be a number in {allowed}, got {value!r}.")
 
 
 def _check_int(name, value, minimum=None):

@@ -30,9 +30,33 @@ def default_config():
     c.data.image_size = 32
 
     c.augment = ml_collections.ConfigDict()
+    # The keyword arguments of `kerascnn.data.train_pipeline` (docs/augment.md).
     c.augment.crop = "pad_crop"  # pad_crop | resize | scale_aug | random_resized_crop
     c.augment.padding = 4
     c.augment.flip = True
+    c.augment.vertical_flip = False
+    c.augment.rotation = 0.0  # max degrees
+    c.augment.translation = 0.0  # max fraction of the size
+    c.augment.brightness = 0.0  # colour jitter strengths (torchvision ColorJitter)
+    c.augment.contrast = 0.0
+    c.augment.saturation = 0.0
+    c.augment.hue = 0.0
+    c.augment.pca_lighting = 0.0  # std of alpha (AlexNet: 0.1); 0 = off
+    c.augment.pca_basis = "imagenet"  # imagenet | dataset (computed from the training split)
+    c.augment.noise = 0.0  # Gaussian noise std, grey levels
+    c.augment.policy = "none"  # none | rand_augment | trivial_augment
+    c.augment.num_ops = 2  # RandAugment N
+    c.augment.magnitude = 9 / 30  # RandAugment m in [0, 1] (torchvision bin / 30, timm M / 10)
+    c.augment.magnitude_std = 0.0
+    c.augment.fill = 0  # grey value for uncovered pixels
+    c.augment.cutout = 0  # side in pixels; 0 = off
+    c.augment.random_erasing = 0.0  # probability
+    c.augment.mix = "none"  # none | mixup | cutmix | mixup_cutmix | fourier_mix
+    c.augment.mixup_alpha = 0.2
+    c.augment.cutmix_alpha = 1.0
+    c.augment.mix_switch_prob = 0.5
+    c.augment.mix_prob = 1.0
+    c.augment.keras_cv = ()  # grid_mask, random_crop_and_resize, jittered_resize
     c.augment.eval_resize = "resize"  # resize | center_crop
 
     c.train = ml_collections.ConfigDict()

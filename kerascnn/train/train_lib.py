@@ -5,7 +5,6 @@ This is the one place where a config becomes keyword arguments.
 
 import dataclasses
 import json
-import math
 import pathlib
 import shutil
 import time
@@ -21,7 +20,12 @@ from kerascnn.train import optimizers, schedules
 REQUIRED_KEYS = {
     "model": ("name", "kwargs"),
     "data": ("name", "data_dir", "manual_dir", "train_split", "test_split", "image_size"),
-    "augment": ("crop", "padding", "flip", "eval_resize"),
+    "augment": (
+        "crop", "padding", "flip", "vertical_flip", "rotation", "translation", "brightness",
+        "contrast", "saturation", "hue", "pca_lighting", "pca_basis", "noise", "policy",
+        "num_ops", "magnitude", "magnitude_std", "fill", "cutout", "random_erasing", "mix",
+        "mixup_alpha", "cutmix_alpha", "mix_switch_prob", "mix_prob", "keras_cv", "eval_resize",
+    ),
     "train": (
         "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "nesterov",
         "weight_decay", "schedule", "warmup_epochs", "lr_decay_epochs", "lr_decay_rate",
@@ -170,13 +174,29 @@ def eval_dataset(cfg, info, split=None, batch_size=None):
     )
 
 
-def make_pipelines(cfg, info):
+# config.augment keys that `train_pipeline` takes as they are.
+PIPELINE_AUGMENT_KEYS = tuple(
+    k for k in REQUIRED_KEYS["augment"] if k not in ("pca_basis", "eval_resize")
+)
+PCA_BASES = ("imagenet", "dataset")
+
+
+def make_pipelines(cfg, info, initial_epoch=0):
+    """(raw training split, training pipeline from `initial_epoch`, test pipeline)."""
     d, a, t = cfg["data"], cfg["augment"], cfg["train"]
     train_raw = data.load(d["name"], d["train_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    if a["pca_basis"] not in PCA_BASES:
+        raise ValueError(f"config.augment.pca_basis must be one of {PCA_BASES}, got {a['pca_basis']!r}.")
+    pca_basis = None
+    if a["pca_lighting"] and a["pca_basis"] == "dataset":
+        from kerascnn.augment import ops
+
+        pca_basis = ops.pca_lighting_basis(train_raw, max_examples=10_000)
     train_ds = data.train_pipeline(
         train_raw, batch_size=t["batch_size"], image_size=d["image_size"],
-        num_classes=info.num_classes, seed=cfg["seed"], crop=a["crop"],
-        padding=a["padding"], flip=a["flip"], shuffle_buffer=t["shuffle_buffer"],
+        num_classes=info.num_classes, seed=cfg["seed"], epochs=t["epochs"],
+        initial_epoch=initial_epoch, shuffle_buffer=t["shuffle_buffer"], pca_basis=pca_basis,
+        **{k: (tuple(a[k]) if isinstance(a[k], list) else a[k]) for k in PIPELINE_AUGMENT_KEYS},
     )
     return train_raw, train_ds, eval_dataset(cfg, info)
 
@@ -250,16 +270,18 @@ def train_and_evaluate(config, workdir, verbose=1):
         return TrainResult(model, metrics, workdir, model_path,
                            metrics.get("resumed_from_epoch", 0), True)
 
-    train_raw, train_ds, test_ds = make_pipelines(cfg, info)
-    model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
-    check_input_fits(model, train_ds)
-    num_train = _num_examples(train_raw, info, d["train_split"])
-    steps_per_epoch = math.ceil(num_train / cfg["train"]["batch_size"])
-    compile_model(model, cfg, steps_per_epoch, info.num_classes)
-
     backup = callbacks_lib.ResumableBackup(workdir / "backup")
     latest = backup.latest()
     resumed_from = latest[0] if latest else 0
+    # The pipeline starts at the resumed epoch: epoch e's data depend on
+    # (seed, e) alone, so a resumed run trains on what an uninterrupted one would.
+    train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from)
+    model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
+    check_input_fits(model, train_ds)
+    num_train = _num_examples(train_raw, info, d["train_split"])
+    steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
+    compile_model(model, cfg, steps_per_epoch, info.num_classes)
+
     callbacks = [
         backup,
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
@@ -269,7 +291,8 @@ def train_and_evaluate(config, workdir, verbose=1):
     ]
     start = time.time()
     history = model.fit(
-        train_ds, epochs=cfg["train"]["epochs"], callbacks=callbacks, verbose=verbose,
+        train_ds, epochs=cfg["train"]["epochs"], steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks, verbose=verbose,
         shuffle=False,  # the pipeline shuffles, seeded
         validation_data=test_ds if cfg["train"]["eval_every_epoch"] else None,
     )

@@ -147,8 +147,14 @@ def test_config_files_load_and_match_the_papers():
         assert t["schedule"] == "step" and t["lr_decay_rate"] == 0.1
         assert [round(e * 391) for e in t["lr_decay_epochs"]] == [32000, 48000]
         assert t["epochs"] * 391 >= 64000 > (t["epochs"] - 1) * 391
-        assert configs[name]["augment"] == {"crop": "pad_crop", "padding": 4, "flip": True,
-                                            "eval_resize": "resize"}
+        a = configs[name]["augment"]
+        assert (a["crop"], a["padding"], a["flip"], a["eval_resize"]) == (
+            "pad_crop", 4, True, "resize")
+        # The paper's recipe has no policy or mixing; the keys are there to switch on.
+        assert (a["policy"], a["mix"]) == ("none", "none")
+        assert not any(a[k] for k in ("vertical_flip", "rotation", "translation", "brightness",
+                                      "contrast", "saturation", "hue", "pca_lighting", "noise",
+                                      "cutout", "random_erasing", "keras_cv"))
     assert configs["resnet110_cifar10"]["model"]["name"] == "resnet110"
     # Sec. 3.4: batch 256, lr 0.1 / 10 every 30 epochs (90 in all), scale augmentation.
     t = configs["resnet50_imagenet"]["train"]

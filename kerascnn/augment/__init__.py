@@ -1,0 +1,1 @@
+"""Augmentation: per-image ops and policies for tf.data, batch mixing, test-time views."""

@@ -1,0 +1,222 @@
+"""The `augment` and `augment_epoch` suites of tools/benchmark.py.
+
+`augment`: images/s of augmentation inside a tf.data pipeline (AUTOTUNE
+parallel map, batch 128, prefetch) on in-memory uint8 images, for kerascnn
+and for the layers a Keras user would pick instead, at each size, in one run.
+Each case is timed `repeats` times after a warm-up pass; the median is shown.
+
+`augment_epoch`: seconds per ResNet-20 training epoch on the digits with
+flip + crop only, and with RandAugment / TrivialAugment on.
+"""
+
+import os
+import time
+
+BATCH = 128
+
+
+def _source(size, count=256):
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8)
+    return tf.data.Dataset.from_tensor_slices(images).repeat()
+
+
+def _per_image_seeded(fn):
+    """Our per-image ops: (uint8 image, stateless seed) -> uint8, seeds zipped in."""
+    import tensorflow as tf
+
+    def build(ds):
+        seeds = tf.data.Dataset.random(seed=0).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(
+            lambda x, s: tf.cast(fn(x, s), tf.float32), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.batch(BATCH)
+
+    return build
+
+
+def _per_image_layer(layer):
+    import tensorflow as tf
+
+    def build(ds):
+        ds = ds.map(lambda x: layer(tf.cast(x, tf.float32)), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.batch(BATCH)
+
+    return build
+
+
+def _batched_layer(layer):
+    import tensorflow as tf
+
+    def build(ds):
+        ds = ds.batch(BATCH).map(lambda x: tf.cast(x, tf.float32))
+        return ds.map(layer, num_parallel_calls=tf.data.AUTOTUNE)
+
+    return build
+
+
+def _batched_mix(fn, with_seed):
+    """Mixers on (images, one-hot labels) batches."""
+    import tensorflow as tf
+
+    def build(ds):
+        labels = tf.data.Dataset.range(10).repeat().map(lambda i: tf.one_hot(i, 10))
+        ds = tf.data.Dataset.zip(ds.map(lambda x: tf.cast(x, tf.float32)), labels).batch(BATCH)
+        if with_seed:
+            seeds = tf.data.Dataset.random(seed=0).batch(2)
+            return tf.data.Dataset.zip(ds, seeds).map(
+                lambda b, s: fn(b[0], b[1], s), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(lambda x, y: fn(x, y), num_parallel_calls=tf.data.AUTOTUNE)
+
+    return build
+
+
+def _keras_mix(layer):
+    def mix(images, labels):
+        out = layer({"images": images, "labels": labels})
+        return out["images"], out["labels"]
+
+    return mix
+
+
+def _images_per_second(build, size, images, repeats):
+    import tensorflow as tf
+
+    batches = max(1, images // BATCH)
+    ds = build(_source(size)).prefetch(tf.data.AUTOTUNE)
+    rates = []
+    for i in range(repeats + 1):  # the first pass warms up (tracing, thread pools)
+        it = iter(ds)
+        start = time.perf_counter()
+        for _ in range(batches):
+            next(it)
+        if i:
+            rates.append(batches * BATCH / (time.perf_counter() - start))
+    return sorted(rates)[len(rates) // 2]
+
+
+def cases(size):
+    """(name, reference-or-ours, builder) for images of `size` x `size`."""
+    import keras
+    import tensorflow as tf
+
+    from kerascnn.augment import mix, policies
+    from kerascnn.data import pipeline
+
+    rand2 = policies.RandAugment(num_ops=2, magnitude=9 / 30)
+    rand1 = policies.RandAugment(num_ops=1, magnitude=9 / 30)
+    trivial = policies.TrivialAugmentWide()
+    pad = 4 if size <= 64 else 16
+
+    def flip_crop(x, seed):
+        crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
+        x = pipeline.pad_crop(x, (size, size), pad, crop_seed)
+        return tf.image.stateless_random_flip_left_right(x, flip_seed)
+
+    out = [
+        ("kerascnn flip + pad-crop", "ours", _per_image_seeded(flip_crop)),
+        ("kerascnn RandAugment N=2 m=0.3", "ours", _per_image_seeded(rand2.augment)),
+        ("kerascnn RandAugment N=1 m=0.3", "ours", _per_image_seeded(rand1.augment)),
+        ("kerascnn TrivialAugmentWide", "ours", _per_image_seeded(trivial.augment)),
+        ("keras RandAugment (per image)", "keras",
+         _per_image_layer(keras.layers.RandAugment(value_range=(0, 255), num_ops=2))),
+        ("keras RandAugment (batched)", "keras",
+         _batched_layer(keras.layers.RandAugment(value_range=(0, 255), num_ops=2))),
+        ("kerascnn Mixup (batch)", "ours", _batched_mix(
+            lambda x, y, s: mix.mixup(x, y, s, alpha=0.2), True)),
+        ("kerascnn CutMix (batch)", "ours", _batched_mix(
+            lambda x, y, s: mix.cutmix(x, y, s, alpha=1.0), True)),
+        ("keras MixUp (batch)", "keras", _batched_mix(_keras_mix(keras.layers.MixUp(alpha=0.2)), False)),
+        ("keras CutMix (batch)", "keras", _batched_mix(_keras_mix(keras.layers.CutMix(factor=1.0)), False)),
+    ]
+    try:
+        import keras_cv
+    except ImportError:
+        print("keras-cv not installed: its cases are skipped (pip install 'kerascnn[keras-cv]').")
+        return out
+    kcv = keras_cv.layers
+    out += [
+        ("keras-cv RandAugment (per image)", "keras-cv", _per_image_layer(
+            kcv.RandAugment(value_range=(0, 255), augmentations_per_image=2, magnitude=0.3))),
+        ("keras-cv RandAugment (batched)", "keras-cv", _batched_layer(
+            kcv.RandAugment(value_range=(0, 255), augmentations_per_image=2, magnitude=0.3))),
+        ("keras-cv MixUp (batch)", "keras-cv", _batched_mix(_keras_mix(kcv.MixUp(alpha=0.2)), False)),
+        ("keras-cv CutMix (batch)", "keras-cv", _batched_mix(_keras_mix(kcv.CutMix(alpha=1.0)), False)),
+    ]
+    return out
+
+
+def augment(sizes, repeats, images):
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    results = {}
+    for size in sizes:
+        count = images if size <= 64 else max(BATCH, images // 16)
+        for name, kind, build in tqdm(cases(size), desc=f"augment {size}x{size}", unit="case"):
+            results[size, name] = _images_per_second(build, size, count, repeats)
+
+    print(f"\nimages/s in tf.data (AUTOTUNE map, batch {BATCH}), median of {repeats}, "
+          f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
+    names = list(dict.fromkeys(name for _, name in results))
+    print(f"{'case':36} " + " ".join(f"{f'{s}x{s}':>10}" for s in sizes))
+    for name in names:
+        print(f"{name:36} " + " ".join(f"{results.get((s, name), float('nan')):10.0f}" for s in sizes))
+    print("\nratios (ours / theirs):")
+    pairs = [
+        ("kerascnn RandAugment N=2 m=0.3", "keras-cv RandAugment (per image)"),
+        ("kerascnn RandAugment N=2 m=0.3", "keras-cv RandAugment (batched)"),
+        ("kerascnn RandAugment N=2 m=0.3", "keras RandAugment (per image)"),
+        ("kerascnn RandAugment N=2 m=0.3", "keras RandAugment (batched)"),
+        ("kerascnn TrivialAugmentWide", "kerascnn RandAugment N=1 m=0.3"),
+        ("kerascnn Mixup (batch)", "keras MixUp (batch)"),
+        ("kerascnn CutMix (batch)", "keras CutMix (batch)"),
+        ("kerascnn Mixup (batch)", "keras-cv MixUp (batch)"),
+        ("kerascnn CutMix (batch)", "keras-cv CutMix (batch)"),
+    ]
+    for ours, theirs in pairs:
+        ratios = [results.get((s, ours), float("nan")) / results.get((s, theirs), float("nan"))
+                  for s in sizes]
+        print(f"{ours:32} / {theirs:34} " + " ".join(f"{r:9.2f}x" for r in ratios))
+
+
+def augment_epoch(repeats, epochs=3):
+    """Seconds per ResNet-20 epoch on the digits (batch 64), by augmentation."""
+    import keras
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from kerascnn import create_model, data
+
+    raw = data.load("digits", "train")
+    n = int(raw.cardinality())
+    steps = data.steps_per_epoch(n, 64)
+    settings = {
+        "flip + pad-crop only": {},
+        "+ RandAugment N=2 m=0.3": {"policy": "rand_augment"},
+        "+ TrivialAugmentWide": {"policy": "trivial_augment"},
+    }
+    models = {}
+    for name, extra in settings.items():
+        model = create_model("resnet20", input_shape=(32, 32, 3), classes=10)
+        model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                      loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+        ds = data.train_pipeline(raw, batch_size=64, image_size=32, num_classes=10, padding=2,
+                                 flip=True, epochs=None, **extra).repeat()
+        models[name] = (model, ds)
+        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)  # warm up (trace)
+    times = {name: [] for name in settings}
+    for _ in tqdm(range(repeats * epochs), desc="augment_epoch", unit="epoch"):
+        for name, (model, ds) in models.items():  # alternate, so load drift hits all
+            start = time.perf_counter()
+            model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+            times[name].append(time.perf_counter() - start)
+    base = sorted(times["flip + pad-crop only"])[len(times["flip + pad-crop only"]) // 2]
+    print(f"\nResNet-20 on digits ({n} images, batch 64, {steps} steps), median s per epoch, "
+          f"{os.cpu_count()} CPUs, TF {tf.__version__}")
+    for name, ts in times.items():
+        median = sorted(ts)[len(ts) // 2]
+        print(f"{name:28} {median:7.2f} s  ({median / base:5.2f}x flip + crop)")
