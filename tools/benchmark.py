@@ -21,7 +21,7 @@ from absl import app, flags  # noqa: E402
 _SHAPE = flags.DEFINE_list("shape", ["32", "56", "56", "64"], "NHWC input shape.")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer / passes per case (median).")
 _SIZES = flags.DEFINE_list("sizes", ["32", "224"], "augment: square image sizes.")
-_IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/16 at larger sizes).")
+_IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/4 at larger sizes).")
 
 
 def _compiled(layer, inputs):

@@ -1,6 +1,10 @@
 """Evaluates a trained run (or one of its checkpoints) on a split.
 
     python tools/evaluate.py --workdir=runs/digits [--checkpoint=runs/digits/checkpoint.keras] [--split=test]
+    python tools/evaluate.py --workdir=runs/digits --tta=ten_crop  # averaged over 10 crops
+
+With --tta the raw split's views (kerascnn.augment.test_time.make_views) go
+through the model and the softmax probabilities are averaged per image.
 """
 
 import os
@@ -11,24 +15,49 @@ import json  # noqa: E402
 
 from absl import app, flags, logging  # noqa: E402
 
+# "none" and kerascnn.evaluate.tta.MODES; spelled out so that a bad value fails
+# at flag parsing, before TensorFlow loads.
+TTA_MODES = ("none", "center", "ten_crop", "multi_scale", "multi_scale_ten_crop")
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "A folder written by tools/train.py.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .keras file (default: workdir/model.keras).")
 _SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: the config's test split).")
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the metrics to this JSON file.")
+_TTA = flags.DEFINE_enum("tta", "none", TTA_MODES,
+                         "Test-time views to average (none: the plain evaluation).")
+_TTA_SCALES = flags.DEFINE_list("tta_scales", "224,256,384,480,640",
+                                "Short sides for the multi_scale modes, comma separated.")
+_TTA_RESIZE_TO = flags.DEFINE_integer(
+    "tta_resize_to", None, "Short side before the center / ten_crop crops (default: size / 0.875).",
+    lower_bound=1)
 flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    try:
+        scales = [int(s) for s in _TTA_SCALES.value]
+    except ValueError:
+        scales = []
+    if not scales or min(scales) < 1:
+        raise app.UsageError(
+            f"--tta_scales must be positive ints, e.g. 224,256; got {_TTA_SCALES.value}.")
     logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the results
-    from kerascnn import _io, evaluate, train
+    from kerascnn import _io, data, evaluate, train
     from kerascnn.train import train_lib
 
     cfg, model = train.load_run(_WORKDIR.value, _CHECKPOINT.value)
-    split = _SPLIT.value or cfg["data"]["test_split"]
-    ds = train_lib.eval_dataset(cfg, train_lib.dataset_info(cfg), split)
-    metrics = evaluate.evaluate(model, ds)
+    d = cfg["data"]
+    split = _SPLIT.value or d["test_split"]
+    info = train_lib.dataset_info(cfg)
+    if _TTA.value == "none":
+        metrics = evaluate.evaluate(model, train_lib.eval_dataset(cfg, info, split))
+    else:
+        raw = data.load(d["name"], split, data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+        metrics = evaluate.evaluate_tta(
+            model, raw, num_classes=info.num_classes, mode=_TTA.value, image_size=d["image_size"],
+            scales=scales, resize_to=_TTA_RESIZE_TO.value, batch_size=cfg["train"]["batch_size"])
     print(json.dumps({"split": split, **metrics}, indent=2))
     if _OUTPUT.value:
         _io.write_json_atomic(_OUTPUT.value, {"split": split, **metrics})

@@ -8,6 +8,7 @@
 
 from kerascnn.data.datasets import DatasetInfo, info, load
 from kerascnn.data.pipeline import (
+    compute_mean_image,
     compute_mean_std,
     eval_pipeline,
     steps_per_epoch,
@@ -16,6 +17,7 @@ from kerascnn.data.pipeline import (
 
 __all__ = [
     "DatasetInfo",
+    "compute_mean_image",
     "compute_mean_std",
     "eval_pipeline",
     "info",

@@ -594,3 +594,73 @@ def _check_int(name, value, minimum=None):
 
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def compute_mean_image(ds, image_size, max_examples=None):
+    """The per-pixel mean image of a dataset, at the evaluation pipeline's size.
+
+    AlexNet's preprocessing (Krizhevsky et al. 2012, sec. 2) subtracts the
+    mean training image, pixel by pixel, rather than a per-channel mean. Each
+    image is prepared as `eval_pipeline(resize="resize")` prepares it:
+    channels converted (1 -> 3 replicates gray, 3 -> 1 takes luma), then
+    resized to `image_size` unless it has that size already. The sum is kept
+    in float64, so the mean of many images loses nothing to rounding.
+    For `layers.MeanImageNormalization`.
+
+    Args:
+        ds: unbatched dataset of (image [H, W, C], label) or of images
+            [H, W, C] (a batched one [B, H, W, C] is unbatched first); images
+            may differ in size.
+        image_size: an int (square), (H, W) (3 channels) or (H, W, C).
+        max_examples: read only the first this many images.
+
+    Returns:
+        float32 numpy array [H, W, C] on the scale of the data ([0, 255] for
+        uint8 images).
+    """
+    size = (image_size, image_size) if _is_int(image_size) else image_size
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) not in (2, 3)
+        or not all(_is_int(s) and s >= 1 for s in size)
+    ):
+        raise ValueError(
+            f"image_size must be a positive int, (height, width) or "
+            f"(height, width, channels); got {image_size!r}."
+        )
+    height, width, channels = (*size, 3) if len(size) == 2 else size
+    if channels not in (1, 3):
+        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
+    if isinstance(ds.element_spec, tuple):
+        ds = ds.map(lambda image, *_: image)
+    spec = ds.element_spec
+    if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
+        raise ValueError(
+            f"compute_mean_image needs images [H, W, C] (or batches of them), "
+            f"alone or as (image, label); the dataset's elements are {spec}."
+        )
+    if spec.shape.rank == 4:
+        ds = ds.unbatch()
+    if spec.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"Cannot make {channels}-channel images from images of shape "
+            f"{spec.shape}; the channel count must be 1 or 3."
+        )
+    if max_examples is not None:
+        _check_int("max_examples", max_examples, minimum=1)
+        ds = ds.take(max_examples)
+
+    def prepare(image):
+        image = _convert_channels(tf.cast(image, tf.float32), channels)
+        image = _resize_if_needed(image, (height, width))
+        image.set_shape([height, width, channels])
+        return tf.cast(image, tf.float64)
+
+    count, total = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).reduce(
+        (tf.constant(0.0, tf.float64), tf.zeros([height, width, channels], tf.float64)),
+        lambda acc, image: (acc[0] + 1.0, acc[1] + image),
+    )
+    count = float(count)
+    if count == 0:
+        raise ValueError("compute_mean_image got an empty dataset.")
+    return (total.numpy() / count).astype(np.float32)

@@ -3,7 +3,8 @@
 Convolution kinds (builder functions on Keras tensors, and the layers they
 need), Squeeze-and-Excitation, stochastic depth and Monte Carlo dropout, the
 normalizations, activations and initializers by name, and the in-model input
-normalization. See docs/layers_convolution.md and docs/layers_normalization.md.
+normalization (per channel, or AlexNet's mean image). See
+docs/layers_convolution.md and docs/layers_normalization.md.
 """
 
 from kerascnn.layers.activations import (
@@ -37,7 +38,11 @@ from kerascnn.layers.normalization import (
     LocalResponseNormalization,
     sync_batchnorm,
 )
-from kerascnn.layers.preprocessing import ImageNormalization, normalization_layer
+from kerascnn.layers.preprocessing import (
+    ImageNormalization,
+    MeanImageNormalization,
+    normalization_layer,
+)
 from kerascnn.layers.regularization import MCDropout, StochasticDepth, linear_decay
 from kerascnn.layers.shortcuts import ZeroPadShortcut
 from kerascnn.layers.squeeze_excite import SqueezeExcite
@@ -46,7 +51,8 @@ __all__ = [
     "ACTIVATIONS", "AdaIN", "BatchNormalization", "ChannelShuffle",
     "ConditionalInstanceNormalization", "GroupNormalization", "GroupedConv2D",
     "INITIALIZERS", "ImageNormalization", "InstanceNormalization", "LayerNormalization",
-    "LocalResponseNormalization", "MCDropout", "SqueezeExcite", "StochasticDepth",
+    "LocalResponseNormalization", "MCDropout", "MeanImageNormalization", "SqueezeExcite",
+    "StochasticDepth",
     "ZeroPadShortcut", "activation_layer", "depthwise_conv", "depthwise_separable_conv",
     "dilated_conv", "flattened_conv", "gelu_approx", "get_initializer", "grouped_conv",
     "linear_decay", "normalization_layer", "pointwise_conv", "receptive_field", "sine",

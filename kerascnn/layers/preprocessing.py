@@ -1,6 +1,7 @@
 """Input normalization that lives inside the model, so exports take raw images."""
 
 import keras
+import numpy as np
 from keras import ops
 
 # Per-channel statistics on the [0, 255] scale, in RGB order.
@@ -65,18 +66,99 @@ class ImageNormalization(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="kerascnn")
+class MeanImageNormalization(keras.layers.Layer):
+    """y = (x - mean_image) / std: AlexNet's mean-image subtraction.
+
+    AlexNet (Krizhevsky et al. 2012) subtracts the mean training image pixel
+    by pixel (`kerascnn.data.compute_mean_image` computes it), so the input
+    must have the mean image's height, width and channels.
+
+    Args:
+        mean_image: [H, W, C] on the scale of the input ([0, 255]).
+        std: per-channel standard deviations (C values), or None for no
+            scaling (AlexNet subtracts the mean only).
+    """
+
+    def __init__(self, mean_image, std=None, **kwargs):
+        super().__init__(**kwargs)
+        mean_image = np.asarray(mean_image, dtype=np.float32)
+        if mean_image.ndim != 3 or 0 in mean_image.shape:
+            raise ValueError(
+                f"mean_image must be an array [H, W, C]; got shape {mean_image.shape}."
+            )
+        if not np.all(np.isfinite(mean_image)):
+            raise ValueError("mean_image holds NaN or infinite values.")
+        self.mean_image = mean_image
+        channels = mean_image.shape[-1]
+        if std is None:
+            self.std = None
+        else:
+            try:
+                self.std = tuple(float(s) for s in std)
+            except TypeError:
+                raise ValueError(
+                    f"std must be {channels} per-channel values or None; got {std!r}."
+                ) from None
+            if len(self.std) != channels:
+                raise ValueError(
+                    f"std needs one value per channel of the mean image ({channels}); "
+                    f"got {len(self.std)}: {self.std}."
+                )
+            if not all(s > 0 for s in self.std):
+                raise ValueError(f"std values must be > 0, got {self.std}.")
+
+    def build(self, input_shape):
+        expected = tuple(self.mean_image.shape)
+        got = tuple(input_shape[1:])
+        # A None height or width would leave the subtraction to broadcast (or
+        # fail) at call time; the mean image fixes the input size, so say so now.
+        if len(got) != 3 or got != expected:
+            raise ValueError(
+                f"MeanImageNormalization has a mean image of shape {expected} "
+                f"(H, W, C) but the input has shape {tuple(input_shape)}; the "
+                f"input must be [batch, {expected[0]}, {expected[1]}, {expected[2]}]."
+            )
+
+    def call(self, inputs):
+        x = ops.cast(inputs, self.compute_dtype)
+        x = x - ops.convert_to_tensor(self.mean_image, dtype=self.compute_dtype)
+        if self.std is None:
+            return x
+        inv_std = ops.convert_to_tensor(
+            [1.0 / s for s in self.std], dtype=self.compute_dtype
+        )
+        return x * inv_std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            mean_image=self.mean_image.tolist(),
+            std=None if self.std is None else list(self.std),
+        )
+        return config
+
+
 def normalization_layer(preprocessing, channels, name="normalize"):
-    """The `ImageNormalization` for a builder's `preprocessing` argument, or None.
+    """The normalization layer for a builder's `preprocessing` argument, or None.
 
     Args:
         preprocessing: "imagenet" (torchvision mean/std, RGB), "caffe"
             (keras.applications caffe mode: BGR, mean subtracted), "tf"
-            (scale to [-1, 1]), "none"/None (identity), or a pair
-            (mean, std) of per-channel values on the [0, 255] scale.
+            (scale to [-1, 1]), "none"/None (identity), a pair (mean, std)
+            of per-channel values on the [0, 255] scale (an
+            `ImageNormalization`), or a dict {"mean_image": [H, W, C] array,
+            "std": per-channel values or None} (a `MeanImageNormalization`;
+            the model input must be H x W x C).
         channels: the number of input channels.
     """
     if preprocessing is None or preprocessing == "none":
         return None
+    if isinstance(preprocessing, dict):
+        return _mean_image_layer(preprocessing, channels, name)
     if isinstance(preprocessing, str):
         if preprocessing not in PRESETS:
             raise ValueError(
@@ -105,3 +187,20 @@ def normalization_layer(preprocessing, channels, name="normalize"):
             f"got {preprocessing!r}."
         ) from None
     return ImageNormalization(mean, std, name=name)
+
+
+def _mean_image_layer(preprocessing, channels, name):
+    allowed = ("mean_image", "std")
+    unknown = sorted(set(preprocessing) - set(allowed))
+    if unknown or "mean_image" not in preprocessing:
+        raise ValueError(
+            f"A preprocessing dict takes the keys {allowed} (mean_image required); "
+            f"got {sorted(preprocessing)}."
+        )
+    mean_image = np.asarray(preprocessing["mean_image"], dtype=np.float32)
+    if mean_image.ndim == 3 and mean_image.shape[-1] != channels:
+        raise ValueError(
+            f"The mean image has shape {mean_image.shape} ({mean_image.shape[-1]} "
+            f"channels) but the model input has {channels} channels."
+        )
+    return MeanImageNormalization(mean_image, preprocessing.get("std"), name=name)

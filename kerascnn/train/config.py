@@ -18,7 +18,8 @@ def default_config():
     c.model.name = "resnet20"
     # Builder keyword arguments; `input_shape` and `classes` come from the data
     # unless set. preprocessing="dataset" computes the per-channel mean/std of
-    # the training split (up to 10,000 images) when the model is built.
+    # the training split (up to 10,000 images) when the model is built;
+    # "dataset_mean_image" the mean image and per-channel std (AlexNet).
     c.model.kwargs = ml_collections.ConfigDict()
 
     c.data = ml_collections.ConfigDict()

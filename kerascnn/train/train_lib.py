@@ -144,6 +144,22 @@ def build_model(cfg, info, image_shape, train_raw=None):
             raise ValueError("preprocessing='dataset' needs the training data.")
         mean, std = data.compute_mean_std(train_raw, max_examples=10_000)
         kwargs["preprocessing"] = (mean, std)
+    elif kwargs.get("preprocessing") == "dataset_mean_image":
+        if train_raw is None:
+            raise ValueError("preprocessing='dataset_mean_image' needs the training data.")
+        import tensorflow as tf
+
+        from kerascnn.data import pipeline
+
+        shape = tuple(int(s) for s in image_shape)
+        mean_image = data.compute_mean_image(train_raw, shape, max_examples=10_000)
+        # The std of the channels the model sees (1 -> 3 replicates gray, 3 -> 1
+        # takes luma), so it has one value per channel of the mean image.
+        images = train_raw.map(
+            lambda image, _: pipeline._convert_channels(tf.cast(image, tf.float32), shape[-1])
+        )
+        _, std = data.compute_mean_std(images, max_examples=10_000)
+        kwargs["preprocessing"] = {"mean_image": mean_image, "std": std}
     return registry.create_model(cfg["model"]["name"], **kwargs)
 
 

@@ -20,6 +20,9 @@ TINY = [
     f"--config.train.batch_size={BATCH}",
     "--config.data.image_size=16",
     "--config.train.eval_every_epoch=False",
+    # TrivialAugment's 32-pixel translations would wipe 16x16 digits; the
+    # policies' resume behaviour is tested in tests/data/test_pipeline_augment.py.
+    "--config.augment.policy=none",
 ]
 
 
@@ -119,3 +122,41 @@ def test_quick_start_reaches_its_accuracy(tmp_path):
     spec.loader.exec_module(module)
     result = train.train_and_evaluate(module.get_config(), tmp_path, verbose=0)
     assert result.metrics["top1"] >= 0.985
+
+
+def test_show_augment_writes_a_grid(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    run = tool("show_augment", "--policy=op:rotate", "--magnitudes=0,1", "--num_images=2",
+               f"--output={out}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    grid = np.asarray(Image.open(out))
+    # 2 rows x (original + 2 magnitudes) cells of 32x32 upscaled 3x, 2-pixel gutters.
+    assert grid.shape == (2 * 98 + 2, 3 * 98 + 2, 3)
+    cell = lambda r, c: grid[2 + 98 * r : 98 * (r + 1), 2 + 98 * c : 98 * (c + 1)]  # noqa: E731
+    for r in range(2):
+        np.testing.assert_array_equal(cell(r, 1), cell(r, 0))  # m = 0 is the identity
+        assert not np.array_equal(cell(r, 2), cell(r, 0))  # m = 1 rotates by 30 degrees
+    assert not list(tmp_path.glob(".*tmp"))
+    bad = tool("show_augment", "--policy=op:spin", f"--output={tmp_path / 'x.png'}")
+    assert bad.returncode != 0 and "spin" in bad.stderr and not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_with_test_time_augmentation(tmp_path):
+    bad = tool("evaluate", f"--workdir={tmp_path / 'none'}", "--tta=bogus")
+    assert bad.returncode != 0
+    assert "ten_crop" in bad.stderr and "multi_scale_ten_crop" in bad.stderr
+    assert "is not a kerascnn run folder" not in bad.stderr  # failed before loading
+
+    workdir = tmp_path / "run"
+    trained = tool("train", *TINY, "--config.train.epochs=1", "--config.train.warmup_epochs=0",
+                   f"--workdir={workdir}")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    out = tmp_path / "tta.json"
+    evaluated = tool("evaluate", f"--workdir={workdir}", "--tta=ten_crop", f"--output={out}")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    report = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
+    assert 0 <= report["top1"] <= 1 and report["views"] == 10 and report["examples"] == 360
+    assert json.loads(out.read_text()) == report
