@@ -199,6 +199,7 @@ def train_pipeline(
         return image, _one_hot(label, num_classes)
 
     base_seed = tf.constant([seed, 0x5EED], tf.int64)
+    batch_stage = bool(uint8_steps or batch_layers or mixer is not None)
 
     def one_epoch(epoch):
         epoch_seed = _fold_in(base_seed, epoch)
@@ -211,11 +212,12 @@ def train_pipeline(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         epoch_ds = epoch_ds.batch(batch_size, drop_remainder=drop_remainder)
-        if uint8_steps or batch_layers or mixer is not None:
+        if batch_stage:
+            # Only the seed of batch j here: the batch stage itself is mapped
+            # once outside flat_map, so its (large) graph is instantiated once,
+            # not once per epoch.
             epoch_ds = epoch_ds.enumerate().map(
-                lambda j, batch: augment_batch(*batch, _fold_in(batch_seed, j)),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
+                lambda j, batch: (*batch, _fold_in(batch_seed, j)))
         return epoch_ds
 
     def augment_batch(images, labels, seed):
@@ -233,7 +235,10 @@ def train_pipeline(
         keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
     else:
         keys = tf.data.Dataset.range(initial_epoch, epochs)
-    return keys.flat_map(one_epoch).prefetch(tf.data.AUTOTUNE)
+    out = keys.flat_map(one_epoch)
+    if batch_stage:
+        out = out.map(augment_batch, num_parallel_calls=tf.data.AUTOTUNE)
+    return out.prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
