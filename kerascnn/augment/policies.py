@@ -433,9 +433,6 @@ def _as_seed(seed):
 
 
 def _check_fill(fill):
-    values = fill if isinstance(fill, (tuple, list)) else (fill,)
-    if len(values) not in (1, 3) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in values
-    ):
-        raise ValueError(f"fill must be an int in [0, 255] or three of them, got {fill!r}.")
+    """`fill` as given (an int or RGB triple, for get_config), once ops accepts it."""
+    ops._check_fill(fill)
     return tuple(fill) if isinstance(fill, (tuple, list)) else fill

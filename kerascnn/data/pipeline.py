@@ -550,15 +550,31 @@ def _check_common(ds, batch_size, image_size, num_classes):
     """Checks the arguments both pipelines take; returns (height, width, channels)."""
     _check_int("batch_size", batch_size, minimum=1)
     _check_int("num_classes", num_classes, minimum=1)
-    size = (image_size, image_size) if _is_int(image_size) else tuple(image_size)
-    if len(size) not in (2, 3) or not all(_is_int(s) and s >= 1 for s in size):
+    size = _image_size(image_size)
+    height, width, channels = (*size, 3) if len(size) == 2 else size
+    if channels not in (1, 3):
+        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
+    _check_examples(ds, channels)
+    return height, width, channels
+
+
+def _image_size(image_size):
+    """An int or (H, W) or (H, W, C) of positive ints, as a tuple of 2 or 3 ints."""
+    size = (image_size, image_size) if _is_int(image_size) else image_size
+    if (
+        not isinstance(size, (tuple, list))
+        or len(size) not in (2, 3)
+        or not all(_is_int(s) and s >= 1 for s in size)
+    ):
         raise ValueError(
             f"image_size must be a positive int, (height, width) or "
             f"(height, width, channels); got {image_size!r}."
         )
-    height, width, channels = (*size, 3) if len(size) == 2 else size
-    if channels not in (1, 3):
-        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
+    return tuple(int(s) for s in size)
+
+
+def _check_examples(ds, channels):
+    """Raises unless `ds` holds unbatched (image [H, W, 1 or 3], integer label) pairs."""
     spec = ds.element_spec
     if not (
         isinstance(spec, tuple)
@@ -576,7 +592,6 @@ def _check_common(ds, batch_size, image_size, num_classes):
             f"Cannot make {channels}-channel images from images of shape "
             f"{spec[0].shape}; the channel count must be 1 or 3."
         )
-    return height, width, channels
 
 
 def _check_choice(name, value, allowed):
@@ -623,16 +638,7 @@ def compute_mean_image(ds, image_size, max_examples=None):
         float32 numpy array [H, W, C] on the scale of the data ([0, 255] for
         uint8 images).
     """
-    size = (image_size, image_size) if _is_int(image_size) else image_size
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) not in (2, 3)
-        or not all(_is_int(s) and s >= 1 for s in size)
-    ):
-        raise ValueError(
-            f"image_size must be a positive int, (height, width) or "
-            f"(height, width, channels); got {image_size!r}."
-        )
+    size = _image_size(image_size)
     height, width, channels = (*size, 3) if len(size) == 2 else size
     if channels not in (1, 3):
         raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")

@@ -79,23 +79,7 @@ def evaluate_tta(
     pipeline._check_int("num_classes", num_classes, minimum=1)
     pipeline._check_int("batch_size", batch_size, minimum=1)
     height, width, channels = _check_image_size(image_size, model)
-    spec = ds.element_spec
-    if not (
-        isinstance(spec, tuple)
-        and len(spec) == 2
-        and spec[0].shape.rank == 3
-        and spec[1].shape.rank == 0
-        and spec[1].dtype.is_integer
-    ):
-        raise ValueError(
-            f"The dataset must hold unbatched (image [H, W, C], integer label) "
-            f"pairs, as `kerascnn.data.load` gives; its elements are {spec}."
-        )
-    if spec[0].shape[-1] not in (1, 3):
-        raise ValueError(
-            f"Cannot make {channels}-channel images from images of shape "
-            f"{spec[0].shape}; the channel count must be 1 or 3."
-        )
+    pipeline._check_examples(ds, channels)
     # Checked here (make_views checks them too) so that bad values fail before
     # the first image is read.
     if resize_to is not None:
@@ -176,18 +160,9 @@ def evaluate_tta(
 
 def _check_image_size(image_size, model):
     """(height, width, channels): channels are the model's input channels."""
-    from kerascnn.data.pipeline import _is_int
+    from kerascnn.data.pipeline import _image_size
 
-    size = (image_size, image_size) if _is_int(image_size) else image_size
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) not in (2, 3)
-        or not all(_is_int(s) and s >= 1 for s in size)
-    ):
-        raise ValueError(
-            f"image_size must be a positive int, (height, width) or "
-            f"(height, width, channels); got {image_size!r}."
-        )
+    size = _image_size(image_size)
     channels = model.input_shape[-1]
     if len(size) == 3 and channels is not None and size[2] != channels:
         raise ValueError(
