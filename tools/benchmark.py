@@ -2,7 +2,7 @@
 
     python tools/benchmark.py norms [--shape=32,56,56,64] [--repeats=10]
     python tools/benchmark.py grouped_conv [--repeats=10]
-    python tools/benchmark.py augment [--sizes=32,224] [--repeats=3]
+    python tools/benchmark.py augment [--sizes=32,224] [--repeats=3] [--cases=RandAugment,...]
     python tools/benchmark.py augment_epoch [--repeats=3]
 
 Prints, per layer, the median ms of a forward call and of a forward+backward
@@ -21,7 +21,8 @@ from absl import app, flags  # noqa: E402
 _SHAPE = flags.DEFINE_list("shape", ["32", "56", "56", "64"], "NHWC input shape.")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer / passes per case (median).")
 _SIZES = flags.DEFINE_list("sizes", ["32", "224"], "augment: square image sizes.")
-_IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/4 at larger sizes).")
+_IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/2 at larger sizes).")
+_CASES = flags.DEFINE_list("cases", [], "augment: run only the cases whose name contains one of these.")
 
 
 def _compiled(layer, inputs):
@@ -140,7 +141,8 @@ def grouped_conv(shape, repeats):
 
 def augment(shape, repeats):
     """Images/s of kerascnn's augmentation vs Keras's and keras-cv's, in tf.data."""
-    _augment_suites().augment([int(s) for s in _SIZES.value], repeats, _IMAGES.value)
+    _augment_suites().augment([int(s) for s in _SIZES.value], repeats, _IMAGES.value,
+                              _CASES.value)
 
 
 def augment_epoch(shape, repeats):

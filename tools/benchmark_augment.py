@@ -3,7 +3,9 @@
 `augment`: images/s of augmentation inside a tf.data pipeline (AUTOTUNE
 parallel map, batch 128, prefetch) on in-memory uint8 images, for kerascnn
 and for the layers a Keras user would pick instead, at each size, in one run.
-Each case is timed `repeats` times after a warm-up pass; the median is shown.
+Each case gets a warm-up pass, then `repeats` timed passes taken in turn
+with the other cases (so drift in the machine's load hits all alike); the
+median is shown.
 kerascnn's policies run as the training pipeline runs them: each image
 draws its own ops, and each op is applied once per batch to the images that
 drew it. Keras's and keras-cv's RandAugment run per image (a map before
@@ -103,20 +105,13 @@ def _keras_mix(layer):
     return mix
 
 
-def _images_per_second(build, size, images, repeats):
-    import tensorflow as tf
-
-    batches = max(1, images // BATCH)
-    ds = build(_source(size)).prefetch(tf.data.AUTOTUNE)
-    rates = []
-    for i in range(repeats + 1):  # the first pass warms up (tracing, thread pools)
-        it = iter(ds)
-        start = time.perf_counter()
-        for _ in range(batches):
-            next(it)
-        if i:
-            rates.append(batches * BATCH / (time.perf_counter() - start))
-    return sorted(rates)[len(rates) // 2]
+def _pass(ds, batches):
+    """Images/s of one pass of `batches` batches through a fresh iterator."""
+    it = iter(ds)
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches * BATCH / (time.perf_counter() - start)
 
 
 def cases(size):
@@ -174,16 +169,32 @@ def cases(size):
     return out
 
 
-def augment(sizes, repeats, images):
+def augment(sizes, repeats, images, only=()):
+    """Images/s per case and size; `only`: substrings, a case runs if its name has one."""
     import keras
     import tensorflow as tf
     from tqdm import tqdm
 
     results = {}
     for size in sizes:
-        count = images if size <= 64 else max(BATCH, images // 4)
-        for name, kind, build in tqdm(cases(size), desc=f"augment {size}x{size}", unit="case"):
-            results[size, name] = _images_per_second(build, size, count, repeats)
+        count = images if size <= 64 else max(BATCH, images // 2)
+        batches = max(1, count // BATCH)
+        chosen = [(name, build) for name, _, build in cases(size)
+                  if not only or any(word.lower() in name.lower() for word in only)]
+        pipelines = {name: build(_source(size)).prefetch(tf.data.AUTOTUNE) for name, build in chosen}
+        rates = {name: [] for name in pipelines}
+        # A warm-up pass each (tracing, thread pools), then the timed passes
+        # in turn, so that load drift on the machine hits every case alike.
+        with tqdm(total=(repeats + 1) * len(pipelines), desc=f"augment {size}x{size}",
+                  unit="pass") as bar:
+            for i in range(repeats + 1):
+                for name, ds in pipelines.items():
+                    rate = _pass(ds, batches)
+                    if i:
+                        rates[name].append(rate)
+                    bar.update()
+        for name, values in rates.items():
+            results[size, name] = sorted(values)[len(values) // 2]
 
     print(f"\nimages/s in tf.data (AUTOTUNE map, batch {BATCH}), median of {repeats}, "
           f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
@@ -205,6 +216,8 @@ def augment(sizes, repeats, images):
         ("kerascnn CutMix (batch)", "keras-cv CutMix (batch)"),
     ]
     for ours, theirs in pairs:
+        if not any((s, ours) in results and (s, theirs) in results for s in sizes):
+            continue
         ratios = [results.get((s, ours), float("nan")) / results.get((s, theirs), float("nan"))
                   for s in sizes]
         print(f"{ours:32} / {theirs:34} " + " ".join(f"{r:9.2f}x" for r in ratios))

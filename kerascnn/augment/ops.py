@@ -68,6 +68,10 @@ _INTERPOLATIONS = ("nearest", "bilinear")
 _LUMA_WEIGHTS = np.array([19595, 38470, 7471], np.float32) / 65536.0
 _CHANNEL_OFFSETS = np.array([0, 256, 512], np.int32)  # channel c's values -> c*256 + v
 _BINS = np.arange(256, dtype=np.int32)
+# PIL's ImageFilter.SMOOTH, [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13, per channel
+# as a depthwise kernel [3, 3, 3 channels, 1].
+_SMOOTH_KERNEL = np.repeat((np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], np.float32) / 13.0)[
+    :, :, None, None], 3, axis=2)
 
 
 # --- argument handling -------------------------------------------------------------
@@ -162,8 +166,23 @@ def _check_range(value, name, low, high):
 
 def _to_uint8(x):
     """Rounds half up and saturates a float image to uint8 (the cast truncates)."""
-    clipped = tf.raw_ops.ClipByValue(t=x + 0.5, clip_value_min=0.0, clip_value_max=255.0)
+    return _to_uint8_rounded(x + 0.5)
+
+
+def _to_uint8_rounded(x):
+    """`_to_uint8(x - 0.5)`: saturates and truncates `x`, which already holds the + 0.5."""
+    clipped = tf.raw_ops.ClipByValue(t=x, clip_value_min=0.0, clip_value_max=255.0)
     return tf.cast(clipped, tf.uint8)
+
+
+def _select(mask, a, b):
+    """uint8 `tf.where(mask, a, b)` by bit operations, b ^ ((a ^ b) & mask).
+
+    `mask` is bool and broadcasts against `b`; `tf.where` on large uint8
+    images is about ten times slower than these three element-wise ops.
+    """
+    bits = tf.cast(mask, tf.uint8) * np.uint8(255)
+    return tf.bitwise.bitwise_xor(b, tf.bitwise.bitwise_and(tf.bitwise.bitwise_xor(a, b), bits))
 
 
 def _enhance(x, degenerate, level):
@@ -172,7 +191,10 @@ def _enhance(x, degenerate, level):
     PIL's Image.blend computes d + f (x - d) and truncates; this is the same
     line written as x + level (x - d), rounded, so level 0 is exactly x.
     """
-    return _to_uint8(x + _per_pixel(level) * (x - degenerate))
+    # (1 + level) x - (level d - 0.5): two full-size ops where the written-out
+    # form takes four (d is often one value per image or channel).
+    level = _per_pixel(level)
+    return _to_uint8_rounded(x * (1.0 + level) - (level * degenerate - 0.5))
 
 
 def _weighted(image, result, level, static):
@@ -183,14 +205,53 @@ def _weighted(image, result, level, static):
     return _to_uint8(x + _per_pixel(level) * (tf.cast(result, tf.float32) - x))
 
 
+def _lut_index(image):
+    """int32 [..., H, W, 3]: where each value sits in the flattened per-(image, channel)
+    tables of 256 entries that `_apply_lut` takes (channel c of image n: row 3 n + c)."""
+    index = tf.cast(image, tf.int32)
+    if image.shape.rank == 4:
+        rows = tf.reshape(tf.range(tf.shape(image)[0]) * 768, [-1, 1, 1, 1])
+        return index + (rows + _CHANNEL_OFFSETS)
+    return index + _CHANNEL_OFFSETS
+
+
+def _apply_lut(image, index, table, level, static):
+    """Maps every value through its channel's table, blended with weight `level`.
+
+    `table` is [..., 3, 256] (one per channel, and per image of a batch),
+    the op's full effect as whole numbers; the blend x + level (table - x)
+    is taken on the 256 entries instead of on every pixel. `gather_nd` is the
+    fastest gather here (about 1.7x `tf.gather` on 224 x 224 images).
+    """
+    if static == 1.0:
+        table = tf.cast(table, tf.uint8)
+    else:
+        bins = tf.constant(_BINS, tf.float32)
+        weight = tf.reshape(level, [-1, 1, 1]) if level.shape.rank == 1 else level
+        table = _to_uint8(bins + weight * (tf.cast(table, tf.float32) - bins))
+    out = tf.gather_nd(tf.reshape(table, [-1]), index[..., None])
+    return _done(out, image)
+
+
 def _done(out, image):
     out.set_shape(image.shape)
     return out
 
 
 def _luma(x):
-    """Pillow's L of a float32 RGB image, as float32 [..., H, W, 1] integers."""
-    return tf.floor(tf.reduce_sum(x * _LUMA_WEIGHTS, -1, keepdims=True) + 0.5)
+    """Pillow's L of a float32 RGB image, as float32 [..., H, W, 1] integers.
+
+    A matmul with the [3, 1] weights (several times faster than a reduction
+    over the channel axis); every product and partial sum is exact in
+    float32, so the order of the sum does not matter.
+    """
+    weights = _LUMA_WEIGHTS[:, None]
+    if x.shape[:-1].is_fully_defined():
+        shape = x.shape[:-1].as_list() + [1]
+    else:
+        shape = tf.concat([tf.shape(x)[:-1], [1]], 0)
+    luma = tf.reshape(tf.matmul(tf.reshape(x, [-1, 3]), weights), shape)
+    return tf.floor(luma + 0.5)
 
 
 def _static_size(image):
@@ -286,7 +347,52 @@ def _shift_or_shear(image, level, static, slope, fill, interpolation):
     # an exact power-of-two multiple), so float32 is exact here.
     identity = np.array([[1, 0, 0.5, 0, 1, 0.5, 0, 0]], np.float32)
     coefficients = identity + _per_row(level) * np.asarray(slope, np.float32)[None]
+    if interpolation == "nearest" and slope in (_SLOPE_TRANSLATE_X, _SLOPE_TRANSLATE_Y):
+        # A translation moves whole pixels: the same pixels as `_warp` picks
+        # (its 16.16 quantized offset, floored), copied by a gather of rows.
+        column = 2 if slope == _SLOPE_TRANSLATE_X else 5
+        offset = tf.floor(coefficients[:, column] * _FIXED_POINT + 0.5) * (1.0 / _FIXED_POINT)
+        shift = tf.cast(tf.floor(offset), tf.int32)
+        if level.shape.rank == 0:
+            shift = shift[0]
+        return _integer_shift(image, shift, -2 if column == 2 else -3, fill)
     return _warp(image, coefficients, fill, interpolation)
+
+
+_SLOPE_TRANSLATE_X = [0, 0, 1, 0, 0, 0, 0, 0]
+_SLOPE_TRANSLATE_Y = [0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def _integer_shift(image, shift, axis, fill):
+    """Output index i along `axis` (-3: rows, -2: columns) takes input index i + shift.
+
+    Indices that fall outside get `fill`. `shift` is an int32 scalar, or [B]
+    (one per image of a batch). Rows are gathered whole (`tf.gather` with
+    `batch_dims`), several times faster than the resampling kernel; a
+    column shift is a row shift of the transposed image.
+    """
+    fill = _check_fill(fill)
+    single = image.shape.rank == 3
+    x = image[None] if single else image
+    if axis == -2:
+        x = tf.transpose(x, [0, 2, 1, 3])
+    count = x.shape[1] if x.shape[1] is not None else tf.shape(x)[1]
+    per_image = shift.shape.rank == 1
+    source = tf.range(count)[None, :] + tf.reshape(shift, [-1, 1])  # [B or 1, count]
+    inside = (source >= 0) & (source < count)
+    source = tf.clip_by_value(source, 0, count - 1)
+    if per_image:
+        out = tf.gather(x, source, axis=1, batch_dims=1)
+    else:
+        out = tf.gather(x, source[0], axis=1)
+    inside = inside[:, :, None, None]
+    if fill == (0, 0, 0):
+        out = out * tf.cast(inside, tf.uint8)
+    else:
+        out = _select(~inside, np.array(fill, np.uint8), out)
+    if axis == -2:
+        out = tf.transpose(out, [0, 2, 1, 3])
+    return _done(out[0] if single else out, image)
 
 
 def _hue_shift(x, delta):
@@ -341,14 +447,15 @@ def auto_contrast(image, level, seed=None):
     level, static = _level(level, image)
     if static == 0.0:
         return image
-    lo = tf.cast(tf.reduce_min(image, axis=[-3, -2], keepdims=True), tf.float64)
-    hi = tf.cast(tf.reduce_max(image, axis=[-3, -2], keepdims=True), tf.float64)
+    # PIL builds a table of 256 entries per channel; so does this.
+    lo = tf.cast(tf.reduce_min(image, axis=[-3, -2]), tf.float64)[..., None]  # [..., 3, 1]
+    hi = tf.cast(tf.reduce_max(image, axis=[-3, -2]), tf.float64)[..., None]
     # A constant channel gets scale 1 and offset 0, the identity.
     stretch = hi > lo
     scale = tf.where(stretch, 255.0 / (hi - lo), 1.0)
     offset = tf.where(stretch, -lo * scale, 0.0)
-    result = tf.floor(tf.cast(image, tf.float64) * scale + offset)  # in [0, 255] for x in [lo, hi]
-    return _done(_weighted(image, result, level, static), image)
+    table = tf.clip_by_value(tf.floor(_BINS.astype(np.float64) * scale + offset), 0.0, 255.0)
+    return _apply_lut(image, _lut_index(image), table, level, static)
 
 
 def equalize(image, level, seed=None):
@@ -365,22 +472,21 @@ def equalize(image, level, seed=None):
         return image
     # One histogram for all channels (and images): channel c of image n counts
     # in bins (3 n + c) * 256 + v.
-    index = tf.cast(image, tf.int32) + _CHANNEL_OFFSETS
-    if image.shape.rank == 4:
-        count = tf.shape(image)[0]
-        index += tf.reshape(tf.range(count) * 768, [-1, 1, 1, 1])
-        hist = tf.histogram_fixed_width(index, tf.stack([0, 768 * count]), nbins=768 * count)
-    else:
-        hist = tf.histogram_fixed_width(index, [0, 768], nbins=768)
+    index = _lut_index(image)
+    bins = 768 * (tf.shape(image)[0] if image.shape.rank == 4 else 1)
+    hist = tf.raw_ops.Bincount(
+        arr=tf.reshape(index, [-1]), size=bins, weights=tf.zeros([0], tf.int32)
+    )
     hist = tf.reshape(hist, [-1, 3, 256])
     before = tf.cumsum(hist, axis=-1, exclusive=True)  # sum(h[:i])
     # sum(h) - h[last nonzero] is what lies before the last nonzero bin: the
     # largest `before` among the nonzero bins.
     step = tf.reduce_max(tf.where(hist > 0, before, 0), axis=-1, keepdims=True) // 255
-    lut = tf.minimum((step // 2 + before) // tf.maximum(step, 1), 255)
-    lut = tf.where(step > 0, lut, _BINS)
-    result = tf.gather(tf.reshape(lut, [-1]), index)
-    return _done(_weighted(image, result, level, static), image)
+    table = tf.minimum((step // 2 + before) // tf.maximum(step, 1), 255)
+    table = tf.where(step > 0, table, _BINS)
+    if image.shape.rank == 3:
+        table = table[0]
+    return _apply_lut(image, index, table, level, static)
 
 
 def rotate(image, level, seed=None, *, fill=0, interpolation="nearest"):
@@ -508,19 +614,25 @@ def sharpness(image, level, seed=None):
     if static == 0.0:
         return image
     x = tf.cast(image, tf.float32)
-    # The 3x3 box sum from shifted slices (much cheaper than a conv at this
-    # size), on the interior only; the border stays as it is.
-    inner = x[..., 1:-1, 1:-1, :]
-    rows = x[..., :-2, :] + x[..., 1:-1, :] + x[..., 2:, :]
-    box = rows[..., :-2, :, :] + rows[..., 1:-1, :, :] + rows[..., 2:, :, :]
-    smooth = tf.floor((box + 4.0 * inner) * (1.0 / 13.0) + 0.5)  # SMOOTH = (box + 4 centre) / 13
-    paddings = [[0, 0]] * (image.shape.rank - 3) + [[1, 1], [1, 1], [0, 0]]
-    delta = tf.pad(_per_pixel(level) * (inner - smooth), paddings)
+    batch = x if image.shape.rank == 4 else x[None]
+    # SMOOTH as a depthwise convolution with the kernel / 13. The sum is 1/13
+    # of a whole number, never within 1/26 of a half, so float error cannot
+    # change the rounding (tf.round's ties-to-even never comes into play).
+    smooth = tf.round(tf.nn.depthwise_conv2d(batch, _SMOOTH_KERNEL, [1, 1, 1, 1], "SAME"))
+    if image.shape.rank == 3:
+        smooth = smooth[0]
+    # PIL leaves the 1-pixel border as it is: level 0 there.
     static_size = _static_size(image)
-    if static_size is None or min(static_size) < 2:  # no interior: cut the padding back
+    if static_size is not None:
+        h, w = static_size
+        inside = np.zeros((h, w, 1), np.float32)
+        inside[1:-1, 1:-1] = 1.0
+    else:
         shape = tf.shape(image)
-        delta = delta[..., : shape[-3], : shape[-2], :]
-    return _done(_to_uint8(x + delta), image)
+        inner = tf.ones(tf.maximum(shape[-3:-1] - 2, 0))
+        inside = tf.pad(inner, [[1, 1], [1, 1]])[: shape[-3], : shape[-2], None]
+    weight = _per_pixel(level) * inside
+    return _done(_to_uint8(x + weight * (x - smooth)), image)
 
 
 def shear_x(image, level, seed=None, *, fill=0, interpolation="nearest"):
@@ -556,7 +668,7 @@ def translate_x(image, level, seed=None, *, fill=0, interpolation="nearest"):
     del seed
     image = _image(image)
     level, static = _level(level, image)
-    slope = [0, 0, 1, 0, 0, 0, 0, 0]
+    slope = _SLOPE_TRANSLATE_X
     return _shift_or_shear(image, level, static, slope, fill, interpolation)
 
 
@@ -568,7 +680,7 @@ def translate_y(image, level, seed=None, *, fill=0, interpolation="nearest"):
     del seed
     image = _image(image)
     level, static = _level(level, image)
-    slope = [0, 0, 0, 0, 0, 1, 0, 0]
+    slope = _SLOPE_TRANSLATE_Y
     return _shift_or_shear(image, level, static, slope, fill, interpolation)
 
 
@@ -602,7 +714,7 @@ def hue(image, level, seed=None):
         shifted = _to_uint8(_hue_shift(x, tf.reshape(level, [-1, 1, 1])))
     if static is not None:
         return _done(shifted, image)
-    return _done(tf.where(tf.equal(_per_pixel(level), 0.0), image, shifted), image)
+    return _done(_select(tf.equal(_per_pixel(level), 0.0), image, shifted), image)
 
 
 def grayscale(image, level, seed=None):
@@ -694,7 +806,7 @@ def cutout(image, level, seed=None, *, fill=0):
     if image.shape.rank == 4:
         top, left = tf.reshape(top, [-1, 1, 1, 1]), tf.reshape(left, [-1, 1, 1, 1])
     mask = _box_mask(image, top - side // 2, left - side // 2, side, side)
-    return _done(tf.where(mask, np.array(fill, np.uint8), image), image)
+    return _done(_select(mask, np.array(fill, np.uint8), image), image)
 
 
 OPS = {
@@ -919,7 +1031,7 @@ def random_erasing(
             tf.random.stateless_uniform(tf.shape(image), fill_seed, 0, 256, dtype=tf.int32),
             tf.uint8,
         )
-    out = tf.where(mask[0] if single else mask, fill, image)
+    out = _select(mask[0] if single else mask, fill, image)
     return _done(out, image)
 
 

@@ -23,10 +23,11 @@ How m relates to the other libraries' scales:
   `RandAugment(num_ops=2, magnitude=0.9, magnitude_std=0.05)`.
 
 Sampling (`sample_rand_augment`, `sample_trivial_augment`) turns a stateless
-seed into op indices, magnitudes and signs; `apply_ops` applies them with
-`tf.switch_case`, so only the chosen op runs, and a test can force any op.
-Both policies are Keras layers (in-model use on float batches in [0, 255])
-and offer `augment(image, seed)` for one uint8 image inside `tf.data`.
+seed into op indices, magnitudes and signs; `apply_ops` runs each op once
+per batch on just the images that drew it, so each image pays only for its
+own ops, and a test can force any op. Both policies are Keras layers
+(in-model use on float batches in [0, 255]) and offer `augment_batch(images,
+seed)` / `augment(image, seed)` for uint8 images inside `tf.data`.
 
 Ranges: RandAugment (Cubuk et al. 2020) as torchvision implements it;
 TrivialAugmentWide (Mueller & Hutter 2021, Table 1 "wide" ranges).
@@ -153,34 +154,41 @@ def sample_rand_augment(seed, batch_size, num_ops, magnitude, magnitude_std, num
     Returns:
         Sample(indices int32 [B, N], magnitudes float32 [B, N], signs float32 [B, N]).
     """
-    op_seed, mag_seed, sign_seed = tf.unstack(tf.random.split(_as_seed(seed), 3))
     shape = tf.stack([batch_size, num_ops])
-    indices = tf.random.stateless_uniform(shape, op_seed, 0, num_choices, dtype=tf.int32)
+    # One draw gives the op and the sign: u uniform in [0, 2 num_choices),
+    # op u mod num_choices, sign +1 if u >= num_choices (fewer kernels per
+    # batch than a draw each, which shows at 32 x 32).
+    draw = tf.random.stateless_uniform(shape, _as_seed(seed), 0, 2 * num_choices, dtype=tf.int32)
+    indices = draw % num_choices
+    signs = tf.cast(2 * (draw // num_choices) - 1, tf.float32)
     magnitudes = tf.fill(shape, tf.constant(magnitude, tf.float32))
     if magnitude_std > 0:
+        mag_seed = tf.random.fold_in(_as_seed(seed), 1)
         noise = tf.random.stateless_normal(shape, mag_seed, stddev=magnitude_std)
         magnitudes = tf.clip_by_value(magnitudes + noise, 0.0, 1.0)
-    return Sample(indices, magnitudes, _signs(shape, sign_seed))
+    return Sample(indices, magnitudes, signs)
 
 
 def sample_trivial_augment(seed, batch_size, num_choices, num_bins=TRIVIAL_AUGMENT_BINS):
     """Draws TrivialAugment's one op per image and its strength, uniform over `num_bins` bins.
 
+    The op, the bin and the sign come from one uniform draw u in
+    [0, 2 num_choices num_bins): op u mod num_choices, bin
+    (u // num_choices) mod num_bins, sign +1 if u >= num_choices num_bins;
+    so all three are uniform and independent.
+
     Returns:
         Sample(indices int32 [B, 1], magnitudes float32 [B, 1] = bin / (num_bins - 1),
         signs float32 [B, 1]).
     """
-    op_seed, bin_seed, sign_seed = tf.unstack(tf.random.split(_as_seed(seed), 3))
     shape = tf.stack([batch_size, 1])
-    indices = tf.random.stateless_uniform(shape, op_seed, 0, num_choices, dtype=tf.int32)
-    strength = tf.random.stateless_uniform(shape, bin_seed, 0, num_bins, dtype=tf.int32)
+    combos = num_choices * num_bins
+    draw = tf.random.stateless_uniform(shape, _as_seed(seed), 0, 2 * combos, dtype=tf.int32)
+    indices = draw % num_choices
+    strength = (draw // num_choices) % num_bins
     magnitudes = tf.cast(strength, tf.float32) / float(num_bins - 1)
-    return Sample(indices, magnitudes, _signs(shape, sign_seed))
-
-
-def _signs(shape, seed):
-    coin = tf.random.stateless_uniform(shape, seed, 0, 2, dtype=tf.int32)
-    return tf.cast(2 * coin - 1, tf.float32)
+    signs = tf.cast(2 * (draw // combos) - 1, tf.float32)
+    return Sample(indices, magnitudes, signs)
 
 
 # ------------------------------------------------------------------ applying
@@ -219,15 +227,22 @@ def apply_op(images, indices, magnitudes, signs, specs, seed, fill=0):
     the results are stitched back in order. Evaluating every op on every
     image and masking (Keras's RandAugment) costs the sum of all ops; a
     per-image `tf.switch_case` in `tf.data` costs ~0.1 ms of overhead per
-    image (measured); this costs each image one op.
+    image (measured); this costs each image one op. An op with a strength
+    drawn at magnitude 0 is the identity (the ops' contract), so it is not
+    run at all.
     """
     shape = images.shape
     count = len(specs)
+    # An op with a strength is the identity at magnitude 0 (bit for bit), so
+    # those images go to an extra, untouched part (TrivialAugment's bin 0).
+    has_strength = tf.constant([spec.max_level is not None for spec in specs])
+    indices = tf.where(tf.equal(magnitudes, 0.0) & tf.gather(has_strength, indices),
+                       count, indices)
     rows = tf.range(tf.shape(images)[0])
-    image_parts = tf.dynamic_partition(images, indices, count)
-    row_parts = tf.dynamic_partition(rows, indices, count)
-    level_parts = tf.dynamic_partition(magnitudes, indices, count)
-    sign_parts = tf.dynamic_partition(signs, indices, count)
+    image_parts = tf.dynamic_partition(images, indices, count + 1)
+    row_parts = tf.dynamic_partition(rows, indices, count + 1)
+    level_parts = tf.dynamic_partition(magnitudes, indices, count + 1)
+    sign_parts = tf.dynamic_partition(signs, indices, count + 1)
     seeds = tf.unstack(tf.random.split(_as_seed(seed), count))
     outputs = []
     for k, spec in enumerate(specs):
@@ -237,15 +252,20 @@ def apply_op(images, indices, magnitudes, signs, specs, seed, fill=0):
             continue
         run = functools.partial(_run_op, spec, part, level_parts[k], sign_parts[k], seeds[k], fill)
         outputs.append(tf.cond(tf.shape(part)[0] > 0, run, lambda part=part: part))
+    outputs.append(image_parts[count])
     out = tf.dynamic_stitch(row_parts, outputs)
     out.set_shape(shape)
     return out
 
 
 def op_level(spec, magnitude, sign):
-    """level = m * max_level (* sign when signed); 1 for strength-free ops."""
+    """level = m * max_level (* sign when signed); 1 for strength-free ops.
+
+    The 1 is a Python float, one level for the whole batch, so the ops see
+    full strength at trace time and skip the blend.
+    """
     if spec.max_level is None:
-        return tf.ones_like(magnitude)
+        return 1.0
     level = magnitude * spec.max_level
     return level * sign if spec.signed else level
 

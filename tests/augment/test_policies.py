@@ -136,6 +136,43 @@ def test_trivial_augment_ops_and_strengths_are_uniform():
     assert set(np.unique(signs)) == {-1.0, 1.0} and abs(signs.mean()) < 0.05
 
 
+def test_trivial_augment_op_bin_and_sign_are_jointly_uniform():
+    # One draw gives all three: every (op, bin, sign) cell equally likely.
+    from scipy import stats
+
+    n, ops_, bins = 60_000, 14, 31
+    sample = policies.sample_trivial_augment(tf.constant([3, 9]), n, ops_, bins)
+    cell = (
+        sample.indices.numpy().ravel() * bins * 2
+        + np.round(sample.magnitudes.numpy().ravel() * (bins - 1)).astype(int) * 2
+        + (sample.signs.numpy().ravel() > 0)
+    )
+    cells = ops_ * bins * 2
+    assert _chi_square(np.bincount(cell, minlength=cells)) < stats.chi2.ppf(0.999, cells - 1)
+
+
+def test_rand_augment_ops_and_signs_are_jointly_uniform():
+    from scipy import stats
+
+    sample = policies.sample_rand_augment(tf.constant([4, 1]), 20_000, 2, 0.3, 0.0, 14)
+    cell = sample.indices.numpy().ravel() * 2 + (sample.signs.numpy().ravel() > 0)
+    assert _chi_square(np.bincount(cell, minlength=28)) < stats.chi2.ppf(0.999, 27)
+    np.testing.assert_array_equal(sample.magnitudes.numpy(), np.float32(0.3))
+
+
+def test_magnitude_zero_skips_the_op():
+    # An op with a strength is never run at magnitude 0 (the ops' contract
+    # makes it the identity there): a spec that inverts at any level shows it.
+    inverting = policies.OpSpec(lambda x, level, seed: 255 - x, 1.0, False)
+    images = _images(6)
+    magnitudes = tf.constant([0.0, 0.5, 0.0, 1.0, 0.0, 0.2])
+    out = policies.apply_op(images, tf.zeros([6], tf.int32), magnitudes, tf.ones([6]),
+                            [inverting], SEED).numpy()
+    moved = magnitudes.numpy() > 0
+    np.testing.assert_array_equal(out[~moved], images.numpy()[~moved])
+    np.testing.assert_array_equal(out[moved], 255 - images.numpy()[moved])
+
+
 def test_trivial_augment_applies_its_drawn_op_uniformly():
     # Through the policy itself, with strength-free ops that each leave a
     # signature on a constant image.
