@@ -6,21 +6,31 @@ import pathlib
 import tempfile
 
 
-def write_text_atomic(path, text):
-    """Writes `text` to `path` through a temporary file in the same folder."""
+def _write_atomic(path, write):
+    """Calls `write(tmp)` for a temporary file beside `path`, then renames it to `path`."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_text_atomic(path, text):
+    """Writes `text` to `path` through a temporary file in the same folder."""
+
+    def write(tmp):
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+
+    _write_atomic(path, write)
 
 
 def write_json_atomic(path, obj):
@@ -44,14 +54,4 @@ def write_png_atomic(path, pixels):
     """Writes a uint8 [H, W, 3] (or [H, W]) array as a PNG through a temporary name."""
     from PIL import Image
 
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        Image.fromarray(pixels).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    _write_atomic(path, lambda tmp: Image.fromarray(pixels).save(tmp, format="PNG"))

@@ -20,8 +20,7 @@ def augmenter(policy, magnitude, *, num_ops=2, fill=0):
     if policy == "rand_augment":
         return policies.RandAugment(num_ops=num_ops, magnitude=magnitude, fill=fill).augment
     if policy == "trivial_augment":
-        trivial = policies.TrivialAugmentWide(fill=fill)
-        table = trivial.table
+        table = policies.TrivialAugmentWide(fill=fill).table
     elif isinstance(policy, str) and policy.startswith("op:"):
         table = policies.op_table([policy[3:]], policies.ALL_OPS)
     else:

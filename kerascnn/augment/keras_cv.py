@@ -1,9 +1,9 @@
 """Augmentations that only keras-cv has, offered as config choices.
 
 keras-cv is frozen upstream (its last release, 0.9.0, predates Keras 3.15),
-and kerascnn's own RandAugment, TrivialAugment, Mixup and CutMix are faster
-than keras-cv's (README, "Augmentation"; `python tools/benchmark.py
-augment`). keras-cv still holds augmentations Keras core lacks; these four
+kerascnn's own RandAugment and CutMix are faster than keras-cv's and its
+Mixup is on par (README, "Augmentation speed"; `python tools/benchmark.py
+augment`), and keras-cv has no TrivialAugment. keras-cv still holds augmentations Keras core lacks; these four
 are reachable from the training config when the optional extra is installed:
 
     pip install "kerascnn[keras-cv]"

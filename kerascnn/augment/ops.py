@@ -152,9 +152,12 @@ def _check_interpolation(interpolation):
     return str(interpolation).lower()
 
 
-def _check_range(value, name, low, high):
-    if not isinstance(value, numbers.Real) or not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value!r}.")
+def _check_range(value, name, low, high=None):
+    """`value` as a float, if it is a number in [low, high] (high None: no upper bound)."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not number or value < low or (high is not None and value > high):
+        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{name} must be a number in {allowed}, got {value!r}.")
     return float(value)
 
 
@@ -336,10 +339,12 @@ def _warp(image, coefficients, fill, interpolation):
     return _done(_to_uint8(out[..., :3] + (1.0 - out[..., 3:]) * colour), image)
 
 
-def _shift_or_shear(image, level, static, slope, fill, interpolation):
-    """`_warp` for PIL matrices (1, 0, 0, 0, 1, 0) + level * slope (shears, translations)."""
+def _shift_or_shear(image, level, slope, fill, interpolation):
+    """The op for PIL matrices (1, 0, 0, 0, 1, 0) + level * slope (shears, translations)."""
+    image = _image(image)
+    level, static = _level(level, image)
     _check_fill(fill)
-    _check_interpolation(interpolation)
+    interpolation = _check_interpolation(interpolation)
     if static == 0.0:
         return image
     # Coefficients of the identity, (a, b, x0, d, e, y0) = (1, 0, 0.5, 0, 1, 0.5),
@@ -642,10 +647,7 @@ def shear_x(image, level, seed=None, *, fill=0, interpolation="nearest"):
     convention of timm's AutoAugment (the top row stays put).
     """
     del seed
-    image = _image(image)
-    level, static = _level(level, image)
-    slope = [0, 1, 0.5, 0, 0, 0, 0, 0]
-    return _shift_or_shear(image, level, static, slope, fill, interpolation)
+    return _shift_or_shear(image, level, [0, 1, 0.5, 0, 0, 0, 0, 0], fill, interpolation)
 
 
 def shear_y(image, level, seed=None, *, fill=0, interpolation="nearest"):
@@ -654,10 +656,7 @@ def shear_y(image, level, seed=None, *, fill=0, interpolation="nearest"):
     PIL affine (1, 0, 0, level, 1, 0); the left column stays put.
     """
     del seed
-    image = _image(image)
-    level, static = _level(level, image)
-    slope = [0, 0, 0, 1, 0, 0.5, 0, 0]
-    return _shift_or_shear(image, level, static, slope, fill, interpolation)
+    return _shift_or_shear(image, level, [0, 0, 0, 1, 0, 0.5, 0, 0], fill, interpolation)
 
 
 def translate_x(image, level, seed=None, *, fill=0, interpolation="nearest"):
@@ -666,10 +665,7 @@ def translate_x(image, level, seed=None, *, fill=0, interpolation="nearest"):
     PIL affine (1, 0, level, 0, 1, 0); `level` in pixels.
     """
     del seed
-    image = _image(image)
-    level, static = _level(level, image)
-    slope = _SLOPE_TRANSLATE_X
-    return _shift_or_shear(image, level, static, slope, fill, interpolation)
+    return _shift_or_shear(image, level, _SLOPE_TRANSLATE_X, fill, interpolation)
 
 
 def translate_y(image, level, seed=None, *, fill=0, interpolation="nearest"):
@@ -678,10 +674,7 @@ def translate_y(image, level, seed=None, *, fill=0, interpolation="nearest"):
     PIL affine (1, 0, 0, 0, 1, level); `level` in pixels.
     """
     del seed
-    image = _image(image)
-    level, static = _level(level, image)
-    slope = _SLOPE_TRANSLATE_Y
-    return _shift_or_shear(image, level, static, slope, fill, interpolation)
+    return _shift_or_shear(image, level, _SLOPE_TRANSLATE_Y, fill, interpolation)
 
 
 def invert(image, level, seed=None):
@@ -852,34 +845,11 @@ def pca_lighting_basis(ds, max_examples=None):
         decreasing eigenvalue, eigenvectors as columns (their signs are
         arbitrary; `pca_lighting` draws symmetric alphas, so they do not matter).
     """
-    if max_examples is not None:
-        if not isinstance(max_examples, numbers.Integral) or max_examples < 1:
-            raise ValueError(f"max_examples must be a positive int or None, got {max_examples!r}")
-        ds = ds.take(max_examples)
+    from kerascnn.data.pipeline import _pixel_moments
 
-    def image_of(element):
-        if isinstance(element, dict):
-            return element["image"]
-        if isinstance(element, (tuple, list)):
-            return element[0]
-        return element
-
-    def add(state, element):
-        count, total, outer = state
-        pixels = tf.cast(tf.reshape(image_of(element), [-1, 3]), tf.float64) / 255.0
-        return (
-            count + tf.cast(tf.shape(pixels)[0], tf.float64),
-            total + tf.reduce_sum(pixels, axis=0),
-            outer + tf.matmul(pixels, pixels, transpose_a=True),
-        )
-
-    initial = (tf.zeros([], tf.float64), tf.zeros([3], tf.float64), tf.zeros([3, 3], tf.float64))
-    count, total, outer = ds.reduce(initial, add)
-    count = float(count)
-    if count == 0:
-        raise ValueError("pca_lighting_basis got an empty data set.")
-    mean = total.numpy() / count
-    covariance = outer.numpy() / count - np.outer(mean, mean)
+    count, total, outer = _pixel_moments(ds, max_examples, "pca_lighting_basis")
+    mean = total / count / 255.0
+    covariance = outer / count / 255.0**2 - np.outer(mean, mean)
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
     order = np.argsort(eigenvalues)[::-1]
     return eigenvalues[order], eigenvectors[:, order]
@@ -946,9 +916,9 @@ def color_jitter(image, seed, brightness=0.0, contrast=0.0, saturation=0.0, hue=
     seeds[1:] draw the brightness, contrast, saturation and hue parameters.
     """
     strengths = {
-        "brightness": _check_range(brightness, "brightness", 0.0, math.inf),
-        "contrast": _check_range(contrast, "contrast", 0.0, math.inf),
-        "saturation": _check_range(saturation, "saturation", 0.0, math.inf),
+        "brightness": _check_range(brightness, "brightness", 0.0),
+        "contrast": _check_range(contrast, "contrast", 0.0),
+        "saturation": _check_range(saturation, "saturation", 0.0),
         "hue": _check_range(hue, "hue", 0.0, 0.5),
     }
     image = _image(image)

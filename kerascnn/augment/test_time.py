@@ -30,7 +30,13 @@ pixel of an odd difference to even instead; at most a one-pixel shift).
 import numpy as np
 import tensorflow as tf
 
-from kerascnn.data.pipeline import CENTER_CROP_FRACTION, _check_int, _is_int, _resize
+from kerascnn.data.pipeline import (
+    CENTER_CROP_FRACTION,
+    _check_int,
+    _image_size,
+    _is_int,
+    _resize_to_cover,
+)
 
 VIEWS = ("center", "ten_crop", "multi_scale", "multi_scale_ten_crop")
 # ResNet multi-scale testing (He et al. 2016, sec. 3.4): short sides.
@@ -51,13 +57,13 @@ def center_crop(images, size, crop_fraction=CENTER_CROP_FRACTION):
     Returns:
         float32 [h, w, C] or [B, h, w, C].
     """
-    height, width = _check_size("size", size)
+    height, width = _image_size(size, "size", channels=False)
     if isinstance(crop_fraction, bool) or not (
         isinstance(crop_fraction, (int, float)) and 0 < crop_fraction <= 1
     ):
         raise ValueError(f"crop_fraction must be a number in (0, 1]; got {crop_fraction!r}.")
     x, single = _as_batch(images)
-    x = _resize_cover(x, height / crop_fraction, width / crop_fraction)
+    x = _resize_to_cover(x, height / crop_fraction, width / crop_fraction)
     x = _center(x, height, width, "center_crop")
     return x[0] if single else x
 
@@ -77,11 +83,11 @@ def ten_crop(images, size, resize_to=None):
         in torchvision's TenCrop order: tl, tr, bl, br, centre of the image,
         then the same five of the horizontally flipped image.
     """
-    height, width = _check_size("size", size)
+    height, width = _image_size(size, "size", channels=False)
     x, single = _as_batch(images)
     if resize_to is not None:
         _check_int("resize_to", resize_to, minimum=1)
-        x = _resize_cover(x, resize_to, resize_to)
+        x = _resize_to_cover(x, resize_to, resize_to)
     crops = tf.stack(_ten(x, height, width), axis=1)
     return crops[0] if single else crops
 
@@ -102,10 +108,10 @@ def multi_scale(images, scales=MULTI_SCALES, size=None):
     """
     scales = _check_scales(scales)
     x, single = _as_batch(images)
-    views = [_resize_cover(x, scale, scale) for scale in scales]
+    views = [_resize_to_cover(x, scale, scale) for scale in scales]
     if size is None:
         return [view[0] for view in views] if single else views
-    height, width = _check_size("size", size)
+    height, width = _image_size(size, "size", channels=False)
     views = tf.stack([_center(view, height, width, "multi_scale") for view in views], axis=1)
     return views[0] if single else views
 
@@ -138,17 +144,17 @@ def make_views(images, mode, size, scales=MULTI_SCALES, resize_to=None):
     """
     if mode not in VIEWS:
         raise ValueError(f"Unknown view mode {mode!r}; allowed: {', '.join(VIEWS)}.")
-    height, width = _check_size("size", size)
+    height, width = _image_size(size, "size", channels=False)
     if resize_to is not None:
         _check_int("resize_to", resize_to, minimum=1)
     x, _ = _as_batch(images)
 
     def base(x):
         if resize_to is None:
-            return _resize_cover(
+            return _resize_to_cover(
                 x, height / CENTER_CROP_FRACTION, width / CENTER_CROP_FRACTION
             )
-        return _resize_cover(x, resize_to, resize_to)
+        return _resize_to_cover(x, resize_to, resize_to)
 
     if mode == "center":
         return [_center(base(x), height, width, "center")]
@@ -156,10 +162,10 @@ def make_views(images, mode, size, scales=MULTI_SCALES, resize_to=None):
         return _ten(base(x), height, width)
     scales = _check_scales(scales)
     if mode == "multi_scale":
-        return [_resize_cover(x, scale, scale) for scale in scales]
+        return [_resize_to_cover(x, scale, scale) for scale in scales]
     views = []
     for scale in scales:
-        views += _ten(_resize_cover(x, scale, scale), height, width, f"scale {scale}")
+        views += _ten(_resize_to_cover(x, scale, scale), height, width, f"scale {scale}")
     return views
 
 
@@ -230,28 +236,6 @@ def _hw(x):
     return tuple(x.shape[i] if x.shape[i] is not None else dynamic[i] for i in (1, 2))
 
 
-def _resize_cover(x, height, width):
-    """Resize keeping the aspect ratio to the smallest size >= height x width.
-
-    The same float32 arithmetic as `kerascnn.data.pipeline._resize_to_cover`,
-    done in NumPy when the input size is static (so output sizes are static).
-    """
-    in_h, in_w = _hw(x)
-    if _is_int(in_h) and _is_int(in_w):
-        f = np.float32
-        scale = max(f(height) / f(in_h), f(width) / f(in_w))
-        new = (int(np.round(f(in_h) * scale)), int(np.round(f(in_w) * scale)))
-        if new == (in_h, in_w):
-            return x
-    else:
-        shape = tf.cast(tf.stack([in_h, in_w]), tf.float32)
-        scale = tf.maximum(
-            tf.cast(height, tf.float32) / shape[0], tf.cast(width, tf.float32) / shape[1]
-        )
-        new = tf.cast(tf.round(shape * scale), tf.int32)
-    return _resize(x, new)
-
-
 def _crop(x, top, left, height, width):
     crop = x[:, top : top + height, left : left + width, :]
     crop.set_shape([x.shape[0], height, width, x.shape[3]])
@@ -295,17 +279,6 @@ def _five(x, height, width):
 def _ten(x, height, width, what="ten_crop"):
     x = _fits(x, height, width, what)
     return _five(x, height, width) + _five(tf.reverse(x, [2]), height, width)
-
-
-def _check_size(name, size):
-    pair = (size, size) if _is_int(size) else size
-    if (
-        not isinstance(pair, (tuple, list))
-        or len(pair) != 2
-        or not all(_is_int(s) and s >= 1 for s in pair)
-    ):
-        raise ValueError(f"{name} must be a positive int or (height, width); got {size!r}.")
-    return int(pair[0]), int(pair[1])
 
 
 def _check_scales(scales):

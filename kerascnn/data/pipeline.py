@@ -17,7 +17,6 @@ import numpy as np
 import tensorflow as tf
 
 CROPS = ("pad_crop", "resize", "scale_aug", "random_resized_crop")
-MIX_MODES = ("none", "mixup", "cutmix", "mixup_cutmix", "fourier_mix")
 EVAL_RESIZES = ("resize", "center_crop")
 # ResNet scale augmentation (He et al. 2016, sec. 3.4): short side in
 # [256, 480] for 224x224 crops; scaled by image_size / 224 for other sizes.
@@ -138,7 +137,7 @@ def train_pipeline(
     """
     from kerascnn.augment import keras_cv as keras_cv_lib
     from kerascnn.augment import mix as mix_lib
-    from kerascnn.augment import policies
+    from kerascnn.augment import ops, policies
 
     height, width, channels = _check_common(ds, batch_size, image_size, num_classes)
     _check_choice("crop", crop, CROPS)
@@ -159,8 +158,8 @@ def train_pipeline(
         ("mix_switch_prob", mix_switch_prob, 1), ("magnitude", magnitude, 1),
         ("magnitude_std", magnitude_std, None),
     ):
-        _check_range(name, value, 0, high)
-    _check_choice("mix", mix, (*MIX_MODES,))
+        ops._check_range(value, name, 0, high)
+    _check_choice("mix", mix, (*mix_lib.MIX_MODES, "fourier_mix"))
     keras_cv = keras_cv_lib.check_names(keras_cv)
     policy = policies.make_policy(policy, num_ops=num_ops, magnitude=magnitude,
                                   magnitude_std=magnitude_std, fill=fill)
@@ -370,31 +369,52 @@ def compute_mean_std(ds, max_examples=None):
     Returns:
         (mean, std): tuples of floats, one per channel.
     """
+    count, total, outer = _pixel_moments(ds, max_examples, "compute_mean_std")
+    mean = total / count
+    # Var = E[x^2] - E[x]^2; float64 sums of values <= 255 keep this exact enough.
+    std = np.sqrt(np.maximum(np.diag(outer) / count - mean**2, 0.0))
+    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+
+
+def _images_only(ds):
+    """The images of a dataset of images, (image, label, ...) tuples or dicts with "image"."""
+    if isinstance(ds.element_spec, dict):
+        return ds.map(lambda element: element["image"])
+    if isinstance(ds.element_spec, tuple):
+        return ds.map(lambda image, *_: image)
+    return ds
+
+
+def _pixel_moments(ds, max_examples=None, caller="_pixel_moments"):
+    """(count, sum [C], sum of outer products [C, C]) over every pixel of a dataset.
+
+    Sums in float64, as NumPy values, on the scale of the data. The images
+    are the elements, or the first entry of (image, label) tuples, or the
+    "image" entry of dicts (`_images_only`); [H, W, C] or batched. `max_examples` reads only
+    the first this many elements; `caller` names the function in errors.
+    """
     if max_examples is not None:
         _check_int("max_examples", max_examples, minimum=1)
         ds = ds.take(max_examples)
-    if isinstance(ds.element_spec, tuple):
-        ds = ds.map(lambda image, *_: image)
+    ds = _images_only(ds)
     channels = ds.element_spec.shape[-1]
     if channels is None:
         raise ValueError(f"Images need a known channel count, got {ds.element_spec}.")
 
     def moments(image):
         x = tf.reshape(tf.cast(image, tf.float64), [-1, channels])
-        return tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, 0), tf.reduce_sum(x * x, 0)
+        return tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, 0), tf.matmul(
+            x, x, transpose_a=True)
 
-    zeros = tf.zeros([channels], tf.float64)
-    count, total, squares = ds.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-        (tf.constant(0.0, tf.float64), zeros, zeros),
+    count, total, outer = ds.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
+        (tf.constant(0.0, tf.float64), tf.zeros([channels], tf.float64),
+         tf.zeros([channels, channels], tf.float64)),
         lambda acc, m: tuple(a + b for a, b in zip(acc, m)),
     )
     count = float(count)
     if count == 0:
-        raise ValueError("compute_mean_std got an empty dataset.")
-    mean = total.numpy() / count
-    # Var = E[x^2] - E[x]^2; float64 sums of values <= 255 keep this exact enough.
-    std = np.sqrt(np.maximum(squares.numpy() / count - mean**2, 0.0))
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        raise ValueError(f"{caller} got an empty dataset.")
+    return count, total.numpy(), outer.numpy()
 
 
 # -------------------------------------------------------------- geometric ops
@@ -513,13 +533,25 @@ def _resize_if_needed(image, size):
     return _resize(image, size)
 
 
-def _resize_to_cover(image, height, width):
-    """Resize keeping the aspect ratio to the smallest size >= height x width (rounded)."""
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+def _resize_to_cover(images, height, width):
+    """Resize keeping the aspect ratio to the smallest size >= height x width (rounded).
+
+    `images`: one image [H, W, C] or a batch [B, H, W, C]. When H, W and the
+    target are known at trace time, the same float32 arithmetic runs in
+    NumPy, so the output size is static too, and images already of that size
+    come back as they are.
+    """
+    in_h, in_w = images.shape[-3], images.shape[-2]
+    if None not in (in_h, in_w) and not (tf.is_tensor(height) or tf.is_tensor(width)):
+        f = np.float32
+        scale = max(f(height) / f(in_h), f(width) / f(in_w))
+        new = (int(np.round(f(in_h) * scale)), int(np.round(f(in_w) * scale)))
+        return images if new == (in_h, in_w) else _resize(images, new)
+    shape = tf.cast(tf.shape(images)[-3:-1], tf.float32)
     scale = tf.maximum(
         tf.cast(height, tf.float32) / shape[0], tf.cast(width, tf.float32) / shape[1]
     )
-    return _resize(image, tf.cast(tf.round(shape * scale), tf.int32))
+    return _resize(images, tf.cast(tf.round(shape * scale), tf.int32))
 
 
 def _convert_channels(image, channels):
@@ -550,27 +582,32 @@ def _check_common(ds, batch_size, image_size, num_classes):
     """Checks the arguments both pipelines take; returns (height, width, channels)."""
     _check_int("batch_size", batch_size, minimum=1)
     _check_int("num_classes", num_classes, minimum=1)
-    size = _image_size(image_size)
-    height, width, channels = (*size, 3) if len(size) == 2 else size
-    if channels not in (1, 3):
-        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
+    height, width, channels = _size_and_channels(image_size)
     _check_examples(ds, channels)
     return height, width, channels
 
 
-def _image_size(image_size):
-    """An int or (H, W) or (H, W, C) of positive ints, as a tuple of 2 or 3 ints."""
+def _image_size(image_size, name="image_size", channels=True):
+    """An int or (H, W) (or (H, W, C) when `channels`) of positive ints, as a tuple."""
     size = (image_size, image_size) if _is_int(image_size) else image_size
+    lengths = (2, 3) if channels else (2,)
     if (
         not isinstance(size, (tuple, list))
-        or len(size) not in (2, 3)
+        or len(size) not in lengths
         or not all(_is_int(s) and s >= 1 for s in size)
     ):
-        raise ValueError(
-            f"image_size must be a positive int, (height, width) or "
-            f"(height, width, channels); got {image_size!r}."
-        )
+        allowed = "(height, width) or (height, width, channels)" if channels else "(height, width)"
+        raise ValueError(f"{name} must be a positive int or {allowed}; got {image_size!r}.")
     return tuple(int(s) for s in size)
+
+
+def _size_and_channels(image_size):
+    """(height, width, channels) of an `image_size` (3 channels unless given; 1 or 3)."""
+    size = _image_size(image_size)
+    height, width, channels = (*size, 3) if len(size) == 2 else size
+    if channels not in (1, 3):
+        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
+    return height, width, channels
 
 
 def _check_examples(ds, channels):
@@ -597,13 +634,6 @@ def _check_examples(ds, channels):
 def _check_choice(name, value, allowed):
     if value not in allowed:
         raise ValueError(f"Unknown {name} {value!r}; allowed: {', '.join(allowed)}.")
-
-
-def _check_range(name, value, low, high=None):
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or value < low or (high is not None and value > high):
-        allowed = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be a number in {allowed}, got {value!r}.")
 
 
 def _check_int(name, value, minimum=None):
@@ -638,12 +668,8 @@ def compute_mean_image(ds, image_size, max_examples=None):
         float32 numpy array [H, W, C] on the scale of the data ([0, 255] for
         uint8 images).
     """
-    size = _image_size(image_size)
-    height, width, channels = (*size, 3) if len(size) == 2 else size
-    if channels not in (1, 3):
-        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
-    if isinstance(ds.element_spec, tuple):
-        ds = ds.map(lambda image, *_: image)
+    height, width, channels = _size_and_channels(image_size)
+    ds = _images_only(ds)
     spec = ds.element_spec
     if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
         raise ValueError(
