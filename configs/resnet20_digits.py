@@ -16,7 +16,7 @@ from kerascnn.train import default_config
 def get_config():
     config = default_config()
     config.model.name = "resnet20"
-    config.model.kwargs.preprocessing = "dataset"
+    config.model.kwargs.preprocessing = "digits"  # the training digits' mean / std (kerascnn.layers.DATASET_STATS)
     config.data.name = "digits"
     config.data.image_size = 32
     config.augment.crop = "pad_crop"

@@ -27,7 +27,7 @@ def get_config():
     config.augment.crop = "scale_aug"
     config.augment.padding = 0
     config.augment.flip = True
-    config.augment.eval_resize = "center_crop"
+    config.eval.resize = "center_crop"
     config.train.epochs = 90
     config.train.batch_size = 256
     config.train.learning_rate = 0.1

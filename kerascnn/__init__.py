@@ -1,13 +1,20 @@
-"""kerascnn: CNN image classifiers as Keras 3 functional-API builders."""
+"""kerascnn: CNN image classifiers as Keras 3 functional-API builders.
 
-__version__ = "0.1.0"
+`import kerascnn` loads the models, layers and the registry, and registers
+everything a `.keras` file of a kerascnn model may name (layers, the
+optimizer and schedule, the augmentation policy layers), under any Keras
+backend and without TensorFlow. tf.data, augmentation pipelines, training
+and export load on first use and need TensorFlow.
+"""
 
-from kerascnn import layers, models  # noqa: E402,F401  (registers the models)
+from kerascnn._version import __version__
+from kerascnn import layers, models  # noqa: F401  (registers the models)
 # Registers the optimizer and schedule that training saves inside .keras files,
 # so `import kerascnn` is all keras.saving.load_model needs.
-from kerascnn.train import optimizers as _optimizers, schedules as _schedules  # noqa: E402,F401
+from kerascnn.train import optimizers as _optimizers, schedules as _schedules  # noqa: F401
 # Registers the policy layers (RandAugment, TrivialAugmentWide) for models that hold them.
-from kerascnn.augment import policies as _policies  # noqa: E402,F401
-from kerascnn.registry import create_model, list_models, register_model  # noqa: E402
+from kerascnn.augment import layers as _policy_layers  # noqa: F401
+from kerascnn.registry import create_model, list_models, register_model, register_variant
 
-__all__ = ["create_model", "list_models", "register_model", "layers", "models", "__version__"]
+__all__ = ["create_model", "list_models", "register_model", "register_variant", "layers",
+           "models", "__version__"]

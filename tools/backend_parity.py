@@ -21,15 +21,17 @@ _STAGE = flags.DEFINE_enum("stage", "save", ["save", "compare"], "Save under thi
 
 
 def layer_zoo():
-    """A functional model through every kerascnn layer kind."""
+    """A functional model through every layer class of `kerascnn.layers`."""
     import keras
+    import numpy as np
 
     from kerascnn import layers as L
 
     image, weights = keras.Input((32, 32, 3)), keras.Input((3,))
-    h = keras.layers.Conv2D(24, 3, padding="same")(image)
+    h = L.MeanImageNormalization(np.full((32, 32, 3), 100.0, "float32"), std=(60.0,) * 3)(image)
+    h = L.normalization_layer("digits", 3, name="digits_norm")(h)
+    h = keras.layers.Conv2D(24, 3, padding="same")(h)
     h = L.depthwise_separable_conv(h, 24, activation="gelu_approx", name="dws")
-    h = L.flattened_conv(h, 24, name="flat")
     h = L.spatial_separable_conv(h, 24, name="ss")
     h = L.grouped_conv(h, 24, 3, groups=3, name="g")
     h = L.ChannelShuffle(3)(h)
@@ -44,6 +46,10 @@ def layer_zoo():
     h = L.ConditionalInstanceNormalization(3)([h, weights])
     for name in ("leaky_relu", "prelu", "sine", "gelu", "swish"):
         h = L.activation_layer(name)(h)
+    h = L.flattened_conv(h, 24, strides=2, name="flat")  # unequal depthwise strides
+    h = L.BatchNormalization()(h)
+    h = L.MCDropout(0.0)(h)  # rate 0: the outputs stay comparable across backends
+    h = L.ZeroPadShortcut(32, 2)(h)
     h = L.transposed_conv(h, 8, 2, strides=2, name="tr")
     return keras.Model([image, weights], keras.layers.GlobalAveragePooling2D()(h))
 

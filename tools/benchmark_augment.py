@@ -119,17 +119,16 @@ def cases(size):
     import keras
     import tensorflow as tf
 
-    from kerascnn.augment import mix, policies
-    from kerascnn.data import pipeline
+    from kerascnn.augment import RandAugment, TrivialAugmentWide, crops, mix
 
-    rand2 = policies.RandAugment(num_ops=2, magnitude=9 / 30)
-    rand1 = policies.RandAugment(num_ops=1, magnitude=9 / 30)
-    trivial = policies.TrivialAugmentWide()
+    rand2 = RandAugment(num_ops=2, magnitude=9 / 30)
+    rand1 = RandAugment(num_ops=1, magnitude=9 / 30)
+    trivial = TrivialAugmentWide()
     pad = 4 if size <= 64 else 16
 
     def flip_crop(x, seed):
         crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
-        x = pipeline.pad_crop(x, (size, size), pad, crop_seed)
+        x = crops.pad_crop(x, (size, size), pad, crop_seed)
         return tf.image.stateless_random_flip_left_right(x, flip_seed)
 
     def flip_crop_float(x, seed):

@@ -44,23 +44,15 @@ def main(argv):
         raise app.UsageError(
             f"--tta_scales must be positive ints, e.g. 224,256; got {_TTA_SCALES.value}.")
     logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the results
-    from kerascnn import _io, data, evaluate, train
+    from kerascnn import _io
     from kerascnn.train import train_lib
 
-    cfg, model = train.load_run(_WORKDIR.value, _CHECKPOINT.value)
-    d = cfg["data"]
-    split = _SPLIT.value or d["test_split"]
-    info = train_lib.dataset_info(cfg)
-    if _TTA.value == "none":
-        metrics = evaluate.evaluate(model, train_lib.eval_dataset(cfg, info, split))
-    else:
-        raw = data.load(d["name"], split, data_dir=d["data_dir"], manual_dir=d["manual_dir"])
-        metrics = evaluate.evaluate_tta(
-            model, raw, num_classes=info.num_classes, mode=_TTA.value, image_size=d["image_size"],
-            scales=scales, resize_to=_TTA_RESIZE_TO.value, batch_size=cfg["train"]["batch_size"])
-    print(json.dumps({"split": split, **metrics}, indent=2))
+    report = train_lib.evaluate_run(
+        _WORKDIR.value, _CHECKPOINT.value, split=_SPLIT.value, tta=_TTA.value, scales=scales,
+        resize_to=_TTA_RESIZE_TO.value)
+    print(json.dumps(report, indent=2))
     if _OUTPUT.value:
-        _io.write_json_atomic(_OUTPUT.value, {"split": split, **metrics})
+        _io.write_json_atomic(_OUTPUT.value, report)
 
 
 def run():

@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from kerascnn.augment import policies
+from kerascnn.augment import layers, policies
 
 
 def augmenter(policy, magnitude, *, num_ops=2, fill=0):
@@ -18,9 +18,9 @@ def augmenter(policy, magnitude, *, num_ops=2, fill=0):
     if not 0 <= magnitude <= 1:
         raise ValueError(f"magnitude must be in [0, 1], got {magnitude!r}.")
     if policy == "rand_augment":
-        return policies.RandAugment(num_ops=num_ops, magnitude=magnitude, fill=fill).augment
+        return layers.RandAugment(num_ops=num_ops, magnitude=magnitude, fill=fill).augment
     if policy == "trivial_augment":
-        table = policies.TrivialAugmentWide(fill=fill).table
+        table = policies.op_table(None, policies.TRIVIAL_AUGMENT_WIDE_OPS)
     elif isinstance(policy, str) and policy.startswith("op:"):
         table = policies.op_table([policy[3:]], policies.ALL_OPS)
     else:
@@ -31,7 +31,8 @@ def augmenter(policy, magnitude, *, num_ops=2, fill=0):
 
     def augment(image, seed):
         sample_seed, op_seed = tf.unstack(tf.random.split(tf.cast(seed, tf.int64), 2))
-        drawn = policies.sample_trivial_augment(sample_seed, 1, len(table))
+        drawn = policies.sample_trivial_augment(sample_seed, 1, len(table),
+                                               layers.TRIVIAL_AUGMENT_BINS)
         sample = drawn._replace(magnitudes=tf.fill([1, 1], float(magnitude)))
         return policies.apply_ops(image[None], sample, table, op_seed, fill)[0]
 

@@ -26,8 +26,9 @@ Sampling (`sample_rand_augment`, `sample_trivial_augment`) turns a stateless
 seed into op indices, magnitudes and signs; `apply_ops` runs each op once
 per batch on just the images that drew it, so each image pays only for its
 own ops, and a test can force any op. Both policies are Keras layers
-(in-model use on float batches in [0, 255]) and offer `augment_batch(images,
-seed)` / `augment(image, seed)` for uint8 images inside `tf.data`.
+(`kerascnn.augment.layers`; in-model use on float batches in [0, 255]) and
+offer `augment_batch(images, seed)` / `augment(image, seed)` for uint8
+images inside `tf.data`.
 
 Ranges: RandAugment (Cubuk et al. 2020) as torchvision implements it;
 TrivialAugmentWide (Mueller & Hutter 2021, Table 1 "wide" ranges).
@@ -36,16 +37,14 @@ TrivialAugmentWide (Mueller & Hutter 2021, Table 1 "wide" ranges).
 import collections
 import functools
 
-import keras
 import tensorflow as tf
 
+from kerascnn.augment import _pixels as px
 from kerascnn.augment import ops
 
 OpSpec = collections.namedtuple("OpSpec", ["function", "max_level", "signed"])
 Sample = collections.namedtuple("Sample", ["indices", "magnitudes", "signs"])
 
-POLICIES = ("none", "rand_augment", "trivial_augment")
-TRIVIAL_AUGMENT_BINS = 31  # strengths {0, ..., 30} (Mueller & Hutter 2021, Alg. 1)
 
 
 def _relative_translate(function, axis, fraction):
@@ -158,18 +157,18 @@ def sample_rand_augment(seed, batch_size, num_ops, magnitude, magnitude_std, num
     # One draw gives the op and the sign: u uniform in [0, 2 num_choices),
     # op u mod num_choices, sign +1 if u >= num_choices (fewer kernels per
     # batch than a draw each, which shows at 32 x 32).
-    draw = tf.random.stateless_uniform(shape, _as_seed(seed), 0, 2 * num_choices, dtype=tf.int32)
+    draw = tf.random.stateless_uniform(shape, px.as_seed(seed), 0, 2 * num_choices, dtype=tf.int32)
     indices = draw % num_choices
     signs = tf.cast(2 * (draw // num_choices) - 1, tf.float32)
     magnitudes = tf.fill(shape, tf.constant(magnitude, tf.float32))
     if magnitude_std > 0:
-        mag_seed = tf.random.fold_in(_as_seed(seed), 1)
+        mag_seed = tf.random.fold_in(px.as_seed(seed), 1)
         noise = tf.random.stateless_normal(shape, mag_seed, stddev=magnitude_std)
         magnitudes = tf.clip_by_value(magnitudes + noise, 0.0, 1.0)
     return Sample(indices, magnitudes, signs)
 
 
-def sample_trivial_augment(seed, batch_size, num_choices, num_bins=TRIVIAL_AUGMENT_BINS):
+def sample_trivial_augment(seed, batch_size, num_choices, num_bins):
     """Draws TrivialAugment's one op per image and its strength, uniform over `num_bins` bins.
 
     The op, the bin and the sign come from one uniform draw u in
@@ -183,7 +182,7 @@ def sample_trivial_augment(seed, batch_size, num_choices, num_bins=TRIVIAL_AUGME
     """
     shape = tf.stack([batch_size, 1])
     combos = num_choices * num_bins
-    draw = tf.random.stateless_uniform(shape, _as_seed(seed), 0, 2 * combos, dtype=tf.int32)
+    draw = tf.random.stateless_uniform(shape, px.as_seed(seed), 0, 2 * combos, dtype=tf.int32)
     indices = draw % num_choices
     strength = (draw // num_choices) % num_bins
     magnitudes = tf.cast(strength, tf.float32) / float(num_bins - 1)
@@ -212,11 +211,21 @@ def apply_ops(images, sample, table, seed, fill=0):
     num_ops = sample.indices.shape[-1]
     if num_ops is None:
         raise ValueError("The sample's number of ops (its last dimension) must be static.")
-    seeds = tf.unstack(tf.random.split(_as_seed(seed), num_ops)) if num_ops else []
+    seeds = tf.unstack(tf.random.split(px.as_seed(seed), num_ops)) if num_ops else []
     for i in range(num_ops):
         images = apply_op(images, sample.indices[:, i], sample.magnitudes[:, i],
                           sample.signs[:, i], specs, seeds[i], fill)
     return images
+
+
+def augment_batch(images, seed, sample, table, fill=0):
+    """Draws each image's ops with `sample(seed, batch_size)` and applies them.
+
+    The policies' tf.data form: one stateless seed [2] for a uint8 batch
+    [B, H, W, 3], split into the sampling seed and the ops' seed.
+    """
+    sample_seed, op_seed = tf.unstack(tf.random.split(px.as_seed(seed), 2))
+    return apply_ops(images, sample(sample_seed, tf.shape(images)[0]), table, op_seed, fill)
 
 
 def apply_op(images, indices, magnitudes, signs, specs, seed, fill=0):
@@ -243,7 +252,7 @@ def apply_op(images, indices, magnitudes, signs, specs, seed, fill=0):
     row_parts = tf.dynamic_partition(rows, indices, count + 1)
     level_parts = tf.dynamic_partition(magnitudes, indices, count + 1)
     sign_parts = tf.dynamic_partition(signs, indices, count + 1)
-    seeds = tf.unstack(tf.random.split(_as_seed(seed), count))
+    seeds = tf.unstack(tf.random.split(px.as_seed(seed), count))
     outputs = []
     for k, spec in enumerate(specs):
         part = image_parts[k]
@@ -279,180 +288,3 @@ def _takes_fill(function):
 def _run_op(spec, images, magnitudes, signs, seed, fill):
     kwargs = {"fill": fill} if _takes_fill(spec.function) else {}
     return spec.function(images, op_level(spec, magnitudes, signs), seed, **kwargs)
-
-
-# ------------------------------------------------------------------ policies
-
-
-class _Policy(keras.layers.Layer):
-    """Shared by both policies: per-image ops, applied in tf.data or in a model.
-
-    `augment_batch(images, seed)` is the tf.data form (uint8 batch, one
-    stateless seed; each image draws its own ops), `augment(image, seed)`
-    the same for one image. Called as a layer on float images in [0, 255]
-    ([H, W, C] or [B, H, W, C]), the seed comes from the layer's
-    `keras.random.SeedGenerator`; with `training=False` the layer is the
-    identity.
-    """
-
-    def __init__(self, table, fill=0, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self._table = table
-        self.fill = _check_fill(fill)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self._allow_non_tensor_positional_args = True
-
-    @property
-    def op_names(self):
-        return tuple(self._table)
-
-    @property
-    def table(self):
-        """The op table (name -> OpSpec); sample indices follow its order."""
-        return dict(self._table)
-
-    def sample(self, seed, batch_size):
-        """The ops, magnitudes and signs of `batch_size` images, from a stateless seed."""
-        raise NotImplementedError
-
-    def augment_batch(self, images, seed):
-        """Augments uint8 images [B, H, W, 3]; image b gets its own ops (seed: [2])."""
-        sample_seed, op_seed = tf.unstack(tf.random.split(_as_seed(seed), 2))
-        sample = self.sample(sample_seed, tf.shape(images)[0])
-        return apply_ops(images, sample, self._table, op_seed, self.fill)
-
-    def augment(self, image, seed):
-        """Augments one uint8 image [H, W, 3] (a batch of one) with a stateless seed [2]."""
-        return self.augment_batch(image[None], seed)[0]
-
-    def call(self, inputs, training=True):
-        if not training:
-            return inputs
-        images = tf.convert_to_tensor(inputs)
-        batched = images.shape.rank == 4
-        if not batched:
-            images = images[None]
-        dtype = images.dtype
-        as_uint8 = images if dtype == tf.uint8 else tf.cast(
-            tf.clip_by_value(tf.round(images), 0, 255), tf.uint8)
-        out = self.augment_batch(as_uint8, tf.cast(self.seed_generator.next(), tf.int64))
-        out = out if dtype == tf.uint8 else tf.cast(out, dtype)
-        return out if batched else out[0]
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(fill=self.fill, seed=self.seed)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kerascnn")
-class RandAugment(_Policy):
-    """RandAugment (Cubuk et al. 2020): N ops, each uniform from the table, at magnitude m.
-
-    Args:
-        num_ops: N, ops applied in sequence per image (0: the identity).
-        magnitude: m in [0, 1] (torchvision's bin b of 31 is b / 30; timm's
-            M is M / 10; see the module docstring).
-        magnitude_std: > 0 draws each op's magnitude from N(m, std) clipped
-            to [0, 1] (timm's `mstd`).
-        ops: op names (default: RAND_AUGMENT_OPS, torchvision's 14); any of
-            ALL_OPS may be listed.
-        fill: grey value or RGB triple for uncovered pixels.
-        seed: seed of the layer's SeedGenerator (in-model use).
-    """
-
-    def __init__(self, num_ops=2, magnitude=9 / 30, magnitude_std=0.0, ops=None, fill=0,
-                 seed=None, **kwargs):
-        if not isinstance(num_ops, int) or isinstance(num_ops, bool) or num_ops < 0:
-            raise ValueError(f"num_ops must be an int >= 0, got {num_ops!r}.")
-        if not 0 <= magnitude <= 1:
-            raise ValueError(
-                f"magnitude must be a fraction in [0, 1], got {magnitude!r} "
-                "(torchvision's bin b of 31 is b / 30, timm's M is M / 10)."
-            )
-        if magnitude_std < 0:
-            raise ValueError(f"magnitude_std must be >= 0, got {magnitude_std!r}.")
-        super().__init__(op_table(ops, RAND_AUGMENT_OPS), fill=fill, seed=seed, **kwargs)
-        self.num_ops = num_ops
-        self.magnitude = float(magnitude)
-        self.magnitude_std = float(magnitude_std)
-        self.ops = None if ops is None else list(self._table)
-
-    def sample(self, seed, batch_size):
-        return sample_rand_augment(seed, batch_size, self.num_ops, self.magnitude,
-                                   self.magnitude_std, len(self._table))
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_ops=self.num_ops, magnitude=self.magnitude,
-                      magnitude_std=self.magnitude_std, ops=self.ops)
-        return config
-
-
-@keras.saving.register_keras_serializable(package="kerascnn")
-class TrivialAugmentWide(_Policy):
-    """TrivialAugment (Mueller & Hutter 2021), wide ranges: one op, uniform strength.
-
-    Per image: one op uniform from the table, its strength uniform over
-    `num_bins` bins {0, ..., num_bins - 1}, magnitude = bin / (num_bins - 1).
-
-    Args:
-        num_bins: strength bins (the paper: 31).
-        ops: op names (default: TRIVIAL_AUGMENT_WIDE_OPS, torchvision's 14);
-            ops not in that table take their ALL_OPS ranges.
-        fill: grey value or RGB triple for uncovered pixels.
-        seed: seed of the layer's SeedGenerator (in-model use).
-    """
-
-    def __init__(self, num_bins=TRIVIAL_AUGMENT_BINS, ops=None, fill=0, seed=None, **kwargs):
-        if not isinstance(num_bins, int) or isinstance(num_bins, bool) or num_bins < 2:
-            raise ValueError(f"num_bins must be an int >= 2, got {num_bins!r}.")
-        super().__init__(op_table(ops, TRIVIAL_AUGMENT_WIDE_OPS), fill=fill, seed=seed, **kwargs)
-        self.num_bins = num_bins
-        self.ops = None if ops is None else list(self._table)
-
-    def sample(self, seed, batch_size):
-        return sample_trivial_augment(seed, batch_size, len(self._table), self.num_bins)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_bins=self.num_bins, ops=self.ops)
-        return config
-
-
-def make_policy(policy, *, num_ops=2, magnitude=9 / 30, magnitude_std=0.0, ops=None, fill=0):
-    """A policy by name ("none" gives None), or `policy` itself if it is one.
-
-    Args:
-        policy: one of POLICIES or an object with `augment(image, seed)`.
-        num_ops, magnitude, magnitude_std: RandAugment's arguments.
-        ops: op names for either policy (None: the paper's table).
-        fill: grey value for uncovered pixels.
-    """
-    if policy is None or policy == "none":
-        return None
-    if hasattr(policy, "augment"):
-        return policy
-    if policy == "rand_augment":
-        return RandAugment(num_ops=num_ops, magnitude=magnitude, magnitude_std=magnitude_std,
-                           ops=ops, fill=fill)
-    if policy == "trivial_augment":
-        return TrivialAugmentWide(ops=ops, fill=fill)
-    raise ValueError(f"Unknown augmentation policy {policy!r}; allowed: {', '.join(POLICIES)}.")
-
-
-def _as_seed(seed):
-    seed = tf.convert_to_tensor(seed)
-    if seed.dtype not in (tf.int32, tf.int64):
-        seed = tf.cast(seed, tf.int64)
-    return seed
-
-
-def _check_fill(fill):
-    """`fill` as given (an int or RGB triple, for get_config), once ops accepts it."""
-    ops._check_fill(fill)
-    return tuple(fill) if isinstance(fill, (tuple, list)) else fill

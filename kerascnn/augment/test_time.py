@@ -30,13 +30,8 @@ pixel of an odd difference to even instead; at most a one-pixel shift).
 import numpy as np
 import tensorflow as tf
 
-from kerascnn.data.pipeline import (
-    CENTER_CROP_FRACTION,
-    _check_int,
-    _image_size,
-    _is_int,
-    _resize_to_cover,
-)
+from kerascnn import _checks
+from kerascnn.augment.crops import CENTER_CROP_FRACTION, resize_to_cover
 
 VIEWS = ("center", "ten_crop", "multi_scale", "multi_scale_ten_crop")
 # ResNet multi-scale testing (He et al. 2016, sec. 3.4): short sides.
@@ -57,13 +52,13 @@ def center_crop(images, size, crop_fraction=CENTER_CROP_FRACTION):
     Returns:
         float32 [h, w, C] or [B, h, w, C].
     """
-    height, width = _image_size(size, "size", channels=False)
+    height, width = _checks.image_size(size, "size", channels=False)
     if isinstance(crop_fraction, bool) or not (
         isinstance(crop_fraction, (int, float)) and 0 < crop_fraction <= 1
     ):
         raise ValueError(f"crop_fraction must be a number in (0, 1]; got {crop_fraction!r}.")
     x, single = _as_batch(images)
-    x = _resize_to_cover(x, height / crop_fraction, width / crop_fraction)
+    x = resize_to_cover(x, height / crop_fraction, width / crop_fraction)
     x = _center(x, height, width, "center_crop")
     return x[0] if single else x
 
@@ -83,11 +78,11 @@ def ten_crop(images, size, resize_to=None):
         in torchvision's TenCrop order: tl, tr, bl, br, centre of the image,
         then the same five of the horizontally flipped image.
     """
-    height, width = _image_size(size, "size", channels=False)
+    height, width = _checks.image_size(size, "size", channels=False)
     x, single = _as_batch(images)
     if resize_to is not None:
-        _check_int("resize_to", resize_to, minimum=1)
-        x = _resize_to_cover(x, resize_to, resize_to)
+        _checks.check_int("resize_to", resize_to, minimum=1)
+        x = resize_to_cover(x, resize_to, resize_to)
     crops = tf.stack(_ten(x, height, width), axis=1)
     return crops[0] if single else crops
 
@@ -106,12 +101,12 @@ def multi_scale(images, scales=MULTI_SCALES, size=None):
         With `size`: float32 [len(scales), h, w, C] for one image or
         [B, len(scales), h, w, C] for a batch.
     """
-    scales = _check_scales(scales)
+    scales = check_scales(scales)
     x, single = _as_batch(images)
-    views = [_resize_to_cover(x, scale, scale) for scale in scales]
+    views = [resize_to_cover(x, scale, scale) for scale in scales]
     if size is None:
         return [view[0] for view in views] if single else views
-    height, width = _image_size(size, "size", channels=False)
+    height, width = _checks.image_size(size, "size", channels=False)
     views = tf.stack([_center(view, height, width, "multi_scale") for view in views], axis=1)
     return views[0] if single else views
 
@@ -144,28 +139,28 @@ def make_views(images, mode, size, scales=MULTI_SCALES, resize_to=None):
     """
     if mode not in VIEWS:
         raise ValueError(f"Unknown view mode {mode!r}; allowed: {', '.join(VIEWS)}.")
-    height, width = _image_size(size, "size", channels=False)
+    height, width = _checks.image_size(size, "size", channels=False)
     if resize_to is not None:
-        _check_int("resize_to", resize_to, minimum=1)
+        _checks.check_int("resize_to", resize_to, minimum=1)
     x, _ = _as_batch(images)
 
     def base(x):
         if resize_to is None:
-            return _resize_to_cover(
+            return resize_to_cover(
                 x, height / CENTER_CROP_FRACTION, width / CENTER_CROP_FRACTION
             )
-        return _resize_to_cover(x, resize_to, resize_to)
+        return resize_to_cover(x, resize_to, resize_to)
 
     if mode == "center":
         return [_center(base(x), height, width, "center")]
     if mode == "ten_crop":
         return _ten(base(x), height, width)
-    scales = _check_scales(scales)
+    scales = check_scales(scales)
     if mode == "multi_scale":
-        return [_resize_to_cover(x, scale, scale) for scale in scales]
+        return [resize_to_cover(x, scale, scale) for scale in scales]
     views = []
     for scale in scales:
-        views += _ten(_resize_to_cover(x, scale, scale), height, width, f"scale {scale}")
+        views += _ten(resize_to_cover(x, scale, scale), height, width, f"scale {scale}")
     return views
 
 
@@ -188,7 +183,7 @@ def predict_views(model, views, batch_size=None):
         numpy float32 [B, K], the mean of the per-view probabilities.
     """
     if batch_size is not None:
-        _check_int("batch_size", batch_size, minimum=1)
+        _checks.check_int("batch_size", batch_size, minimum=1)
     if isinstance(views, (tf.Tensor, np.ndarray)) or not len(views):
         raise ValueError("views must be a non-empty list of batches [B, h, w, C].")
     total = None
@@ -246,7 +241,7 @@ def _fits(x, height, width, what):
     """Checks the crop fits in the images (statically, or by assertion)."""
     in_h, in_w = _hw(x)
     message = f"The crop size {height}x{width} ({what}) is larger than the image"
-    if _is_int(in_h) and _is_int(in_w):
+    if _checks.is_int(in_h) and _checks.is_int(in_w):
         if height > in_h or width > in_w:
             raise ValueError(f"{message}, {in_h}x{in_w}.")
         return x
@@ -281,11 +276,11 @@ def _ten(x, height, width, what="ten_crop"):
     return _five(x, height, width) + _five(tf.reverse(x, [2]), height, width)
 
 
-def _check_scales(scales):
+def check_scales(scales):
     if (
         not isinstance(scales, (tuple, list))
         or not scales
-        or not all(_is_int(s) and s >= 1 for s in scales)
+        or not all(_checks.is_int(s) and s >= 1 for s in scales)
     ):
         raise ValueError(f"scales must be a non-empty list of positive ints; got {scales!r}.")
     return tuple(int(s) for s in scales)

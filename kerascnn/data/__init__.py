@@ -1,4 +1,4 @@
-"""Datasets and tf.data input pipelines.
+"""Datasets, tf.data input pipelines and dataset statistics.
 
     ds = data.load("cifar10", split="train")          # (uint8 [H, W, C], int32)
     meta = data.info("cifar10")                         # DatasetInfo
@@ -6,13 +6,16 @@
                                 num_classes=meta.num_classes, seed=0)
 """
 
-from kerascnn.data.datasets import DatasetInfo, info, load
-from kerascnn.data.pipeline import (
+from kerascnn import _compat
+
+_compat.require_tensorflow("kerascnn.data")
+
+from kerascnn.data.datasets import DatasetInfo, info, load  # noqa: E402
+from kerascnn.data.pipeline import eval_pipeline, steps_per_epoch, train_pipeline  # noqa: E402
+from kerascnn.data.stats import (  # noqa: E402
     compute_mean_image,
     compute_mean_std,
-    eval_pipeline,
-    steps_per_epoch,
-    train_pipeline,
+    pca_lighting_basis,
 )
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "eval_pipeline",
     "info",
     "load",
+    "pca_lighting_basis",
     "steps_per_epoch",
     "train_pipeline",
 ]

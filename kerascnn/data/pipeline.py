@@ -11,23 +11,25 @@ on any machine, whatever the number of parallel calls, and a resumed run
 gets the epochs an uninterrupted one would have had.
 """
 
+
 import math
 
 import numpy as np
 import tensorflow as tf
 
+from kerascnn import _checks as checks
+from kerascnn import _compat
+from kerascnn.augment import crops, ops, random_ops
+from kerascnn.augment import keras_cv as keras_cv_lib
+from kerascnn.augment import mix as mix_lib
+from kerascnn.augment.layers import make_policy
+from kerascnn.data import stats
+
 CROPS = ("pad_crop", "resize", "scale_aug", "random_resized_crop")
 EVAL_RESIZES = ("resize", "center_crop")
-# ResNet scale augmentation (He et al. 2016, sec. 3.4): short side in
-# [256, 480] for 224x224 crops; scaled by image_size / 224 for other sizes.
-SCALE_AUG_SHORT_SIDE = (256, 480)
-SCALE_AUG_CROP = 224
-# Inception crop (Szegedy et al. 2015) as torchvision's RandomResizedCrop draws it.
-RESIZED_CROP_AREA = (0.08, 1.0)
-RESIZED_CROP_RATIO = (3 / 4, 4 / 3)
-RESIZED_CROP_ATTEMPTS = 10
-# ImageNet evaluation: resize to 256, central 224 crop (224 / 256 = 0.875).
-CENTER_CROP_FRACTION = 0.875
+PCA_BASES = ("imagenet", "dataset")
+# Images read to compute a "dataset" PCA lighting basis.
+PCA_BASIS_EXAMPLES = 10_000
 
 
 def train_pipeline(
@@ -50,7 +52,7 @@ def train_pipeline(
     saturation=0.0,
     hue=0.0,
     pca_lighting=0.0,
-    pca_basis=None,
+    pca_basis="imagenet",
     noise=0.0,
     policy="none",
     num_ops=2,
@@ -110,8 +112,9 @@ def train_pipeline(
             ColorJitter: factors uniform in [1 - s, 1 + s], hue shift in
             [-hue, hue] of a turn, hue <= 0.5), in a random order.
         pca_lighting: AlexNet PCA lighting, the std of alpha (AlexNet: 0.1).
-        pca_basis: (eigenvalues, eigenvectors) from `augment.ops.
-            pca_lighting_basis`; None: the ImageNet basis.
+        pca_basis: the PCA lighting basis: "imagenet" (AlexNet's), "dataset"
+            (`stats.pca_lighting_basis` of the first 10,000 images of `ds`)
+            or an (eigenvalues, eigenvectors) pair.
         noise: Gaussian noise std in grey levels.
         policy: "none", "rand_augment", "trivial_augment", or a policy object
             with `augment(image, seed)` (e.g. `augment.RandAugment(...)`).
@@ -135,20 +138,16 @@ def train_pipeline(
         A prefetched `tf.data.Dataset` of (float32 [B, H, W, C] in [0, 255],
         float32 [B, num_classes]).
     """
-    from kerascnn.augment import keras_cv as keras_cv_lib
-    from kerascnn.augment import mix as mix_lib
-    from kerascnn.augment import ops, policies
-
     height, width, channels = _check_common(ds, batch_size, image_size, num_classes)
-    _check_choice("crop", crop, CROPS)
-    _check_int("padding", padding, minimum=0)
-    _check_int("shuffle_buffer", shuffle_buffer, minimum=0)
-    _check_int("seed", seed)
-    _check_int("initial_epoch", initial_epoch, minimum=0)
+    checks.check_choice("crop", crop, CROPS)
+    checks.check_int("padding", padding, minimum=0)
+    checks.check_int("shuffle_buffer", shuffle_buffer, minimum=0)
+    checks.check_int("seed", seed)
+    checks.check_int("initial_epoch", initial_epoch, minimum=0)
     if epochs is not None:
-        _check_int("epochs", epochs, minimum=initial_epoch + 1)
-    _check_int("cutout", cutout, minimum=0)
-    _check_int("num_ops", num_ops, minimum=0)
+        checks.check_int("epochs", epochs, minimum=initial_epoch + 1)
+    checks.check_int("cutout", cutout, minimum=0)
+    checks.check_int("num_ops", num_ops, minimum=0)
     for name, value, high in (
         ("rotation", rotation, 180), ("translation", translation, 1),
         ("brightness", brightness, None), ("contrast", contrast, None),
@@ -158,14 +157,16 @@ def train_pipeline(
         ("mix_switch_prob", mix_switch_prob, 1), ("magnitude", magnitude, 1),
         ("magnitude_std", magnitude_std, None),
     ):
-        ops._check_range(value, name, 0, high)
-    _check_choice("mix", mix, (*mix_lib.MIX_MODES, "fourier_mix"))
+        checks.check_range(value, name, 0, high)
+    checks.check_choice("mix", mix, (*mix_lib.MIX_MODES, "fourier_mix"))
     keras_cv = keras_cv_lib.check_names(keras_cv)
-    policy = policies.make_policy(policy, num_ops=num_ops, magnitude=magnitude,
+    if isinstance(pca_basis, str):
+        checks.check_choice("pca_basis", pca_basis, PCA_BASES)
+    policy = make_policy(policy, num_ops=num_ops, magnitude=magnitude,
                                   magnitude_std=magnitude_std, fill=fill)
     size = (height, width)
     uint8_steps = _uint8_steps(
-        rotation=rotation, translation=translation, fill=fill, brightness=brightness,
+        ds, rotation=rotation, translation=translation, fill=fill, brightness=brightness,
         contrast=contrast, saturation=saturation, hue=hue, pca_lighting=pca_lighting,
         pca_basis=pca_basis, noise=noise, policy=policy, cutout=cutout,
         random_erasing=random_erasing,
@@ -181,15 +182,15 @@ def train_pipeline(
 
     def augment(image, label, example_seed):
         crop_seed, flip_seed, vflip_seed = tf.unstack(tf.random.split(example_seed, 3))
-        image = _convert_channels(tf.cast(image, tf.float32), channels)
+        image = crops.convert_channels(tf.cast(image, tf.float32), channels)
         if crop == "pad_crop":
-            image = pad_crop(image, size, padding, crop_seed)
+            image = crops.pad_crop(image, size, padding, crop_seed)
         elif crop == "scale_aug":
-            image = scale_aug(image, size, crop_seed)
+            image = crops.scale_aug(image, size, crop_seed)
         elif crop == "random_resized_crop":
-            image = random_resized_crop(image, size, crop_seed)
+            image = crops.random_resized_crop(image, size, crop_seed)
         else:
-            image = _resize_if_needed(image, size)
+            image = crops.resize_if_needed(image, size)
         if flip:
             image = tf.image.stateless_random_flip_left_right(image, flip_seed)
         if vertical_flip:
@@ -205,7 +206,7 @@ def train_pipeline(
         example_seed, shuffle_seed, batch_seed = tf.unstack(tf.random.split(epoch_seed, 3))
         epoch_ds = ds
         if shuffle_buffer:
-            epoch_ds = _seeded_shuffle(epoch_ds, shuffle_buffer, shuffle_seed)
+            epoch_ds = _compat.shuffle_with_tensor_seed(epoch_ds, shuffle_buffer, shuffle_seed)
         epoch_ds = epoch_ds.enumerate().map(
             lambda i, example: augment(*example, _fold_in(example_seed, i)),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -242,8 +243,8 @@ def train_pipeline(
 
 def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
     """Batches in one epoch of `train_pipeline` (for `fit(steps_per_epoch=...)`)."""
-    _check_int("num_examples", num_examples, minimum=1)
-    _check_int("batch_size", batch_size, minimum=1)
+    checks.check_int("num_examples", num_examples, minimum=1)
+    checks.check_int("batch_size", batch_size, minimum=1)
     if drop_remainder:
         if num_examples < batch_size:
             raise ValueError(
@@ -254,45 +255,29 @@ def steps_per_epoch(num_examples, batch_size, drop_remainder=False):
     return math.ceil(num_examples / batch_size)
 
 
-def _seeded_shuffle(ds, buffer_size, seed):
-    """`ds.shuffle(buffer_size)` seeded by a tensor [2] (e.g. per epoch).
-
-    `Dataset.shuffle` takes only Python seeds; this calls its kernel with
-    tensor seeds, through the public variant round trip.
-    """
-    specs = tf.nest.flatten(ds.element_spec)
-    seed = tf.cast(seed, tf.int64)
-    # (0, 0) would mean "nondeterministic" to the kernel.
-    seed2 = tf.where(tf.equal(seed[1], 0), tf.constant(1, tf.int64), seed[1])
-    variant = tf.raw_ops.ShuffleDatasetV3(
-        input_dataset=tf.data.experimental.to_variant(ds),
-        buffer_size=tf.constant(buffer_size, tf.int64), seed=seed[0], seed2=seed2,
-        seed_generator=tf.raw_ops.DummySeedGenerator(), reshuffle_each_iteration=False,
-        output_types=[s.dtype for s in specs], output_shapes=[s.shape for s in specs],
-    )
-    return tf.data.experimental.from_variant(variant, ds.element_spec)
-
-
 def _fold_in(seed, value):
     return tf.random.experimental.stateless_fold_in(seed, tf.cast(value, tf.int64))
 
 
-def _uint8_steps(*, rotation, translation, fill, brightness, contrast, saturation, hue,
+def _uint8_steps(ds, *, rotation, translation, fill, brightness, contrast, saturation, hue,
                  pca_lighting, pca_basis, noise, policy, cutout, random_erasing):
-    """The uint8 transforms asked for, as (images [B, H, W, 3], seed) -> images."""
-    from kerascnn.augment import ops
+    """The uint8 transforms asked for, as (images [B, H, W, 3], seed) -> images.
 
+    `ds` (the training examples) is read only for a "dataset" PCA basis.
+    """
     steps = []
     if rotation:
-        steps.append(lambda x, s: ops.random_rotation(x, s, rotation, fill=fill))
+        steps.append(lambda x, s: random_ops.random_rotation(x, s, rotation, fill=fill))
     if translation:
-        steps.append(lambda x, s: ops.random_translation(x, s, translation, fill=fill))
+        steps.append(lambda x, s: random_ops.random_translation(x, s, translation, fill=fill))
     if brightness or contrast or saturation or hue:
-        steps.append(lambda x, s: ops.color_jitter(
+        steps.append(lambda x, s: random_ops.color_jitter(
             x, s, brightness=brightness, contrast=contrast, saturation=saturation, hue=hue))
     if pca_lighting:
         basis = {}
-        if pca_basis is not None:
+        if pca_basis == "dataset":
+            pca_basis = stats.pca_lighting_basis(ds, max_examples=PCA_BASIS_EXAMPLES)
+        if not isinstance(pca_basis, str):
             eigenvalues, eigenvectors = pca_basis
             basis = dict(eigenvalues=np.asarray(eigenvalues, np.float32),
                          eigenvectors=np.asarray(eigenvectors, np.float32))
@@ -302,9 +287,9 @@ def _uint8_steps(*, rotation, translation, fill, brightness, contrast, saturatio
     if policy is not None:
         steps.append(policy.augment_batch)
     if cutout:
-        steps.append(lambda x, s: ops.random_cutout(x, s, cutout, fill=fill))
+        steps.append(lambda x, s: random_ops.random_cutout(x, s, cutout, fill=fill))
     if random_erasing:
-        steps.append(lambda x, s: ops.random_erasing(x, s, probability=random_erasing))
+        steps.append(lambda x, s: random_ops.random_erasing(x, s, probability=random_erasing))
     return steps
 
 
@@ -339,231 +324,20 @@ def eval_pipeline(ds, *, batch_size, image_size, num_classes, resize="resize"):
         float32 [B, num_classes]).
     """
     height, width, channels = _check_common(ds, batch_size, image_size, num_classes)
-    _check_choice("resize", resize, EVAL_RESIZES)
+    checks.check_choice("resize", resize, EVAL_RESIZES)
     size = (height, width)
 
     def prepare(image, label):
-        image = _convert_channels(tf.cast(image, tf.float32), channels)
+        image = crops.convert_channels(tf.cast(image, tf.float32), channels)
         if resize == "center_crop":
-            image = center_crop(image, size)
+            image = crops.center_crop(image, size)
         else:
-            image = _resize_if_needed(image, size)
+            image = crops.resize_if_needed(image, size)
         image.set_shape([height, width, channels])
         return image, _one_hot(label, num_classes)
 
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def compute_mean_std(ds, max_examples=None):
-    """Per-channel mean and standard deviation of the images of a dataset.
-
-    Every pixel counts once (images of different sizes weigh by their area);
-    the standard deviation is the population one (ddof=0), on the scale of
-    the data ([0, 255] for uint8 images). For `ImageNormalization`.
-
-    Args:
-        ds: dataset of (image, label) or of images; [H, W, C] or batched.
-        max_examples: read only the first this many elements.
-
-    Returns:
-        (mean, std): tuples of floats, one per channel.
-    """
-    count, total, outer = _pixel_moments(ds, max_examples, "compute_mean_std")
-    mean = total / count
-    # Var = E[x^2] - E[x]^2; float64 sums of values <= 255 keep this exact enough.
-    std = np.sqrt(np.maximum(np.diag(outer) / count - mean**2, 0.0))
-    return tuple(float(m) for m in mean), tuple(float(s) for s in std)
-
-
-def _images_only(ds):
-    """The images of a dataset of images, (image, label, ...) tuples or dicts with "image"."""
-    if isinstance(ds.element_spec, dict):
-        return ds.map(lambda element: element["image"])
-    if isinstance(ds.element_spec, tuple):
-        return ds.map(lambda image, *_: image)
-    return ds
-
-
-def _pixel_moments(ds, max_examples=None, caller="_pixel_moments"):
-    """(count, sum [C], sum of outer products [C, C]) over every pixel of a dataset.
-
-    Sums in float64, as NumPy values, on the scale of the data. The images
-    are the elements, or the first entry of (image, label) tuples, or the
-    "image" entry of dicts (`_images_only`); [H, W, C] or batched. `max_examples` reads only
-    the first this many elements; `caller` names the function in errors.
-    """
-    if max_examples is not None:
-        _check_int("max_examples", max_examples, minimum=1)
-        ds = ds.take(max_examples)
-    ds = _images_only(ds)
-    channels = ds.element_spec.shape[-1]
-    if channels is None:
-        raise ValueError(f"Images need a known channel count, got {ds.element_spec}.")
-
-    def moments(image):
-        x = tf.reshape(tf.cast(image, tf.float64), [-1, channels])
-        return tf.cast(tf.shape(x)[0], tf.float64), tf.reduce_sum(x, 0), tf.matmul(
-            x, x, transpose_a=True)
-
-    count, total, outer = ds.map(moments, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-        (tf.constant(0.0, tf.float64), tf.zeros([channels], tf.float64),
-         tf.zeros([channels, channels], tf.float64)),
-        lambda acc, m: tuple(a + b for a, b in zip(acc, m)),
-    )
-    count = float(count)
-    if count == 0:
-        raise ValueError(f"{caller} got an empty dataset.")
-    return count, total.numpy(), outer.numpy()
-
-
-# -------------------------------------------------------------- geometric ops
-# Each takes one float32 image [H, W, C] and returns [size[0], size[1], C].
-
-
-def pad_crop(image, size, padding, seed):
-    """Resize to `size` if needed, zero-pad `padding` pixels per side, random crop."""
-    image = _resize_if_needed(image, size)
-    image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-    return tf.image.stateless_random_crop(image, [*size, image.shape[-1]], seed)
-
-
-def scale_aug(image, size, seed):
-    """ResNet scale augmentation: random short side L, then a random `size` crop."""
-    short_seed, crop_seed = tf.unstack(tf.random.split(seed, 2))
-    scale = max(size) / SCALE_AUG_CROP
-    low, high = (round(s * scale) for s in SCALE_AUG_SHORT_SIDE)
-    short_side = tf.random.stateless_uniform([], short_seed, low, high + 1, dtype=tf.int32)
-    image = _resize_to_cover(image, short_side, short_side)
-    return tf.image.stateless_random_crop(image, [*size, image.shape[-1]], crop_seed)
-
-
-def random_resized_crop(image, size, seed):
-    """Inception crop: a random box from `sample_resized_crop_box`, resized to `size`."""
-    shape = tf.shape(image)
-    top, left, height, width = sample_resized_crop_box(shape[0], shape[1], seed)
-    return _resize(image[top : top + height, left : left + width], size)
-
-
-def sample_resized_crop_box(
-    height,
-    width,
-    seed,
-    area=RESIZED_CROP_AREA,
-    ratio=RESIZED_CROP_RATIO,
-    attempts=RESIZED_CROP_ATTEMPTS,
-):
-    """Draws the box of an Inception crop of a height x width image.
-
-    The box area is a uniform fraction in `area` of the image's, its aspect
-    ratio (width / height) log-uniform in `ratio`; of `attempts` draws the
-    first that fits in the image is taken. If none fits, the central box of
-    the whole image, narrowed to the nearest allowed ratio, is used
-    (torchvision's RandomResizedCrop).
-
-    Args:
-        height, width: image size (ints or int32 scalar tensors).
-        seed: stateless seed, shape [2].
-        area: (min, max) fraction of the image area.
-        ratio: (min, max) aspect ratio, width / height.
-        attempts: number of draws before the central fallback.
-
-    Returns:
-        int32 scalars (top, left, box_height, box_width).
-    """
-    height = tf.cast(height, tf.int32)
-    width = tf.cast(width, tf.int32)
-    area_seed, ratio_seed, top_seed, left_seed = tf.unstack(tf.random.split(seed, 4))
-    image_area = tf.cast(height * width, tf.float32)
-    box_area = image_area * tf.random.stateless_uniform([attempts], area_seed, *area)
-    log_ratio = tf.random.stateless_uniform(
-        [attempts], ratio_seed, math.log(ratio[0]), math.log(ratio[1])
-    )
-    box_w = tf.cast(tf.round(tf.sqrt(box_area * tf.exp(log_ratio))), tf.int32)
-    box_h = tf.cast(tf.round(tf.sqrt(box_area / tf.exp(log_ratio))), tf.int32)
-    fits = (box_w > 0) & (box_w <= width) & (box_h > 0) & (box_h <= height)
-    first = tf.argmax(tf.cast(fits, tf.int32), output_type=tf.int32)
-    found = tf.reduce_any(fits)
-
-    # Fallback: the whole image, cut to the nearest allowed aspect ratio.
-    h_f = tf.cast(height, tf.float32)
-    w_f = tf.cast(width, tf.float32)
-    image_ratio = w_f / h_f
-    fallback_w = tf.where(
-        image_ratio > ratio[1], tf.cast(tf.round(h_f * ratio[1]), tf.int32), width
-    )
-    fallback_h = tf.where(
-        image_ratio < ratio[0], tf.cast(tf.round(w_f / ratio[0]), tf.int32), height
-    )
-    box_h = tf.where(found, box_h[first], fallback_h)
-    box_w = tf.where(found, box_w[first], fallback_w)
-
-    top = tf.where(
-        found,
-        tf.random.stateless_uniform([], top_seed, 0, height - box_h + 1, dtype=tf.int32),
-        (height - box_h) // 2,
-    )
-    left = tf.where(
-        found,
-        tf.random.stateless_uniform([], left_seed, 0, width - box_w + 1, dtype=tf.int32),
-        (width - box_w) // 2,
-    )
-    return top, left, box_h, box_w
-
-
-def center_crop(image, size):
-    """Resize (aspect kept) to cover size / 0.875, then take the central `size` crop."""
-    image = _resize_to_cover(
-        image, size[0] / CENTER_CROP_FRACTION, size[1] / CENTER_CROP_FRACTION
-    )
-    shape = tf.shape(image)
-    top = (shape[0] - size[0]) // 2
-    left = (shape[1] - size[1]) // 2
-    return image[top : top + size[0], left : left + size[1]]
-
-
-def _resize(image, size):
-    # Antialiasing matters when shrinking large photos; upsampling is plain bilinear.
-    return tf.image.resize(image, size, method="bilinear", antialias=True)
-
-
-def _resize_if_needed(image, size):
-    if tuple(image.shape[:2]) == tuple(size):
-        return image
-    return _resize(image, size)
-
-
-def _resize_to_cover(images, height, width):
-    """Resize keeping the aspect ratio to the smallest size >= height x width (rounded).
-
-    `images`: one image [H, W, C] or a batch [B, H, W, C]. When H, W and the
-    target are known at trace time, the same float32 arithmetic runs in
-    NumPy, so the output size is static too, and images already of that size
-    come back as they are.
-    """
-    in_h, in_w = images.shape[-3], images.shape[-2]
-    if None not in (in_h, in_w) and not (tf.is_tensor(height) or tf.is_tensor(width)):
-        f = np.float32
-        scale = max(f(height) / f(in_h), f(width) / f(in_w))
-        new = (int(np.round(f(in_h) * scale)), int(np.round(f(in_w) * scale)))
-        return images if new == (in_h, in_w) else _resize(images, new)
-    shape = tf.cast(tf.shape(images)[-3:-1], tf.float32)
-    scale = tf.maximum(
-        tf.cast(height, tf.float32) / shape[0], tf.cast(width, tf.float32) / shape[1]
-    )
-    return _resize(images, tf.cast(tf.round(shape * scale), tf.int32))
-
-
-def _convert_channels(image, channels):
-    have = image.shape[-1]
-    if have == channels:
-        return image
-    if have == 1 and channels == 3:
-        return tf.image.grayscale_to_rgb(image)
-    if have == 3 and channels == 1:
-        return tf.image.rgb_to_grayscale(image)
-    raise ValueError(f"Cannot convert {have}-channel images to {channels} channels.")
-
 
 def _one_hot(label, num_classes):
     # An out-of-range label would silently become an all-zero target.
@@ -578,39 +352,20 @@ def _one_hot(label, num_classes):
 # ------------------------------------------------------------------ arguments
 
 
+# ------------------------------------------------------------------ arguments
+
+
 def _check_common(ds, batch_size, image_size, num_classes):
     """Checks the arguments both pipelines take; returns (height, width, channels)."""
-    _check_int("batch_size", batch_size, minimum=1)
-    _check_int("num_classes", num_classes, minimum=1)
-    height, width, channels = _size_and_channels(image_size)
-    _check_examples(ds, channels)
+    checks.check_int("batch_size", batch_size, minimum=1)
+    checks.check_int("num_classes", num_classes, minimum=1)
+    height, width, channels = checks.size_and_channels(image_size)
+    check_examples(ds, channels)
     return height, width, channels
 
 
-def _image_size(image_size, name="image_size", channels=True):
-    """An int or (H, W) (or (H, W, C) when `channels`) of positive ints, as a tuple."""
-    size = (image_size, image_size) if _is_int(image_size) else image_size
-    lengths = (2, 3) if channels else (2,)
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) not in lengths
-        or not all(_is_int(s) and s >= 1 for s in size)
-    ):
-        allowed = "(height, width) or (height, width, channels)" if channels else "(height, width)"
-        raise ValueError(f"{name} must be a positive int or {allowed}; got {image_size!r}.")
-    return tuple(int(s) for s in size)
 
-
-def _size_and_channels(image_size):
-    """(height, width, channels) of an `image_size` (3 channels unless given; 1 or 3)."""
-    size = _image_size(image_size)
-    height, width, channels = (*size, 3) if len(size) == 2 else size
-    if channels not in (1, 3):
-        raise ValueError(f"image_size asks for {channels} channels; allowed: 1 or 3.")
-    return height, width, channels
-
-
-def _check_examples(ds, channels):
+def check_examples(ds, channels):
     """Raises unless `ds` holds unbatched (image [H, W, 1 or 3], integer label) pairs."""
     spec = ds.element_spec
     if not (
@@ -630,74 +385,3 @@ def _check_examples(ds, channels):
             f"{spec[0].shape}; the channel count must be 1 or 3."
         )
 
-
-def _check_choice(name, value, allowed):
-    if value not in allowed:
-        raise ValueError(f"Unknown {name} {value!r}; allowed: {', '.join(allowed)}.")
-
-
-def _check_int(name, value, minimum=None):
-    if not _is_int(value) or (minimum is not None and value < minimum):
-        bound = f" >= {minimum}" if minimum is not None else ""
-        raise ValueError(f"{name} must be an int{bound}, got {value!r}.")
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def compute_mean_image(ds, image_size, max_examples=None):
-    """The per-pixel mean image of a dataset, at the evaluation pipeline's size.
-
-    AlexNet's preprocessing (Krizhevsky et al. 2012, sec. 2) subtracts the
-    mean training image, pixel by pixel, rather than a per-channel mean. Each
-    image is prepared as `eval_pipeline(resize="resize")` prepares it:
-    channels converted (1 -> 3 replicates gray, 3 -> 1 takes luma), then
-    resized to `image_size` unless it has that size already. The sum is kept
-    in float64, so the mean of many images loses nothing to rounding.
-    For `layers.MeanImageNormalization`.
-
-    Args:
-        ds: unbatched dataset of (image [H, W, C], label) or of images
-            [H, W, C] (a batched one [B, H, W, C] is unbatched first); images
-            may differ in size.
-        image_size: an int (square), (H, W) (3 channels) or (H, W, C).
-        max_examples: read only the first this many images.
-
-    Returns:
-        float32 numpy array [H, W, C] on the scale of the data ([0, 255] for
-        uint8 images).
-    """
-    height, width, channels = _size_and_channels(image_size)
-    ds = _images_only(ds)
-    spec = ds.element_spec
-    if not isinstance(spec, tf.TensorSpec) or spec.shape.rank not in (3, 4):
-        raise ValueError(
-            f"compute_mean_image needs images [H, W, C] (or batches of them), "
-            f"alone or as (image, label); the dataset's elements are {spec}."
-        )
-    if spec.shape.rank == 4:
-        ds = ds.unbatch()
-    if spec.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"Cannot make {channels}-channel images from images of shape "
-            f"{spec.shape}; the channel count must be 1 or 3."
-        )
-    if max_examples is not None:
-        _check_int("max_examples", max_examples, minimum=1)
-        ds = ds.take(max_examples)
-
-    def prepare(image):
-        image = _convert_channels(tf.cast(image, tf.float32), channels)
-        image = _resize_if_needed(image, (height, width))
-        image.set_shape([height, width, channels])
-        return tf.cast(image, tf.float64)
-
-    count, total = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).reduce(
-        (tf.constant(0.0, tf.float64), tf.zeros([height, width, channels], tf.float64)),
-        lambda acc, image: (acc[0] + 1.0, acc[1] + image),
-    )
-    count = float(count)
-    if count == 0:
-        raise ValueError("compute_mean_image got an empty dataset.")
-    return (total.numpy() / count).astype(np.float32)

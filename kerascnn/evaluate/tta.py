@@ -12,6 +12,7 @@ averages.
 import numpy as np
 import tqdm
 
+from kerascnn import _checks
 from kerascnn.evaluate.metrics import topk_accuracy
 
 # test_time.VIEWS, repeated so that `import kerascnn.evaluate` loads neither
@@ -71,27 +72,27 @@ def evaluate_tta(
         dict: "top1", "top5" (only when num_classes > 5), "examples" (the
         number of images), "mode" and "views" (views per image).
     """
-    from kerascnn.augment import test_time
+    from kerascnn.augment import crops, test_time
     from kerascnn.data import pipeline
 
     if mode not in MODES:
         raise ValueError(f"Unknown TTA mode {mode!r}; allowed: {', '.join(MODES)}.")
-    pipeline._check_int("num_classes", num_classes, minimum=1)
-    pipeline._check_int("batch_size", batch_size, minimum=1)
+    _checks.check_int("num_classes", num_classes, minimum=1)
+    _checks.check_int("batch_size", batch_size, minimum=1)
     height, width, channels = _check_image_size(image_size, model)
-    pipeline._check_examples(ds, channels)
+    pipeline.check_examples(ds, channels)
     # Checked here (make_views checks them too) so that bad values fail before
     # the first image is read.
     if resize_to is not None:
-        pipeline._check_int("resize_to", resize_to, minimum=1)
+        _checks.check_int("resize_to", resize_to, minimum=1)
     if mode.startswith("multi_scale"):
-        scales = test_time._check_scales(scales)
+        scales = test_time.check_scales(scales)
 
     import tensorflow as tf
 
     ds = ds.map(
         lambda image, label: (
-            pipeline._convert_channels(tf.cast(image, tf.float32), channels), label
+            crops.convert_channels(tf.cast(image, tf.float32), channels), label
         ),
         num_parallel_calls=tf.data.AUTOTUNE,
     ).prefetch(tf.data.AUTOTUNE)
@@ -160,9 +161,7 @@ def evaluate_tta(
 
 def _check_image_size(image_size, model):
     """(height, width, channels): channels are the model's input channels."""
-    from kerascnn.data.pipeline import _image_size
-
-    size = _image_size(image_size)
+    size = _checks.image_size(image_size)
     channels = model.input_shape[-1]
     if len(size) == 3 and channels is not None and size[2] != channels:
         raise ValueError(

@@ -5,14 +5,18 @@
 writes `saved_models/<name>/<version>/` atomically; see docs/export.md.
 """
 
-from kerascnn.export.exporter import (
+from kerascnn import _compat
+
+_compat.require_tensorflow("kerascnn.export")
+
+from kerascnn.export.exporter import (  # noqa: E402
     ExportResult,
     TFLiteConversionError,
     export_model,
     next_version,
     tflite_ops,
 )
-from kerascnn.export.parity import parity_report
+from kerascnn.export.parity import parity_report  # noqa: E402
 
 __all__ = [
     "ExportResult",

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import kerascnn
+from kerascnn._version import __version__
 from kerascnn.export import parity
 
 INPUT_KEY = "images"
@@ -341,7 +341,7 @@ def _metadata(model, name, version, hwc, directory, op_names, report):
         "name": name,
         "version": int(version),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "kerascnn_version": kerascnn.__version__,
+        "kerascnn_version": __version__,
         "keras_version": keras.__version__,
         "tensorflow_version": tf.__version__,
         "signature": SIGNATURE_KEY,

@@ -3,18 +3,8 @@
 import json
 import pathlib
 
-import numpy as np
-
 from kerascnn.export.exporter import export_model
 from kerascnn.train import train_lib
-from kerascnn.train.train_lib import METRICS_FILE, load_run
-
-
-def sample_test_images(cfg, num_images):
-    """The first `num_images` test images of a run's data, uint8, at model size."""
-    ds = train_lib.eval_dataset(cfg, train_lib.dataset_info(cfg), batch_size=num_images)
-    images = next(iter(ds))[0].numpy()
-    return np.clip(np.round(images), 0, 255).astype(np.uint8)
 
 
 def export_run(workdir, export_root=None, checkpoint=None, version=None):
@@ -34,16 +24,16 @@ def export_run(workdir, export_root=None, checkpoint=None, version=None):
         The `ExportResult`.
     """
     workdir = pathlib.Path(workdir)
-    cfg, model = load_run(workdir, checkpoint)
-    exp = cfg.get("export", {})
-    metrics_path = workdir / METRICS_FILE
+    cfg, model = train_lib.load_run(workdir, checkpoint)
+    metrics_path = workdir / train_lib.METRICS_FILE
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
-    images = sample_test_images(cfg, int(exp.get("num_parity_images", 64)))
+    kwargs = train_lib.export_kwargs(cfg)
+    if export_root is not None:
+        kwargs["export_root"] = export_root
     return export_model(
-        model, export_root or exp.get("root", "saved_models"), name=cfg["model"]["name"],
-        version=version, sample_images=images,
+        model, version=version,
         metadata={"config": cfg, "metrics": metrics, "workdir": str(workdir.resolve())},
-        tflite=bool(exp.get("tflite", True)),
+        **kwargs,
     )
 
 

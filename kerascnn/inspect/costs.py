@@ -20,49 +20,9 @@ import math
 import warnings
 
 import keras
-# Traces a function on symbolic inputs under any backend; Keras has no public
-# alias for it (Layer.compute_output_spec skips the trace when a layer
-# defines compute_output_shape, and the trace is what reveals its sub-layers).
-from keras.src.backend import compute_output_spec as _trace_spec
 
-_RULES = {}
-
-
-def register_cost(layer_class):
-    """Registers the multiply-add rule of `layer_class` (and its subclasses).
-
-        @register_cost(GroupedConv2D)
-        def _grouped_conv_macs(layer, input_shapes, output_shapes):
-            ...
-
-    The rule gets the layer and the shapes of one call: `input_shapes` and
-    `output_shapes` are lists with one tuple per tensor, batch dimension
-    first (None). It returns the multiply-adds of one example as an int; the
-    layer's parameters are counted separately. A rule replaces the recursion
-    into the layer's sub-layers. Registering a class twice raises.
-    """
-    if not isinstance(layer_class, type):
-        raise TypeError(f"register_cost takes a layer class, got {layer_class!r}.")
-
-    def register(fn):
-        if layer_class in _RULES:
-            old = _RULES[layer_class]
-            raise ValueError(
-                f"{layer_class.__name__} already has a cost rule "
-                f"({old.__module__}.{old.__qualname__})."
-            )
-        _RULES[layer_class] = fn
-        return fn
-
-    return register
-
-
-def cost_rule(layer):
-    """The rule registered for `layer`'s class or its nearest base, or None."""
-    for cls in type(layer).__mro__:
-        if cls in _RULES:
-            return _RULES[cls]
-    return None
+from kerascnn import _compat
+from kerascnn.inspect.cost_rules import cost_rule
 
 
 @dataclasses.dataclass
@@ -268,22 +228,22 @@ class _Tracer:
     def _run_inside(self, layer, inputs, args, kwargs):
         """The output spec of `layer`, recording the calls inside it (if any)."""
         if cost_rule(layer) is None:
-            functional = _functional_of(layer)
+            functional = _compat.functional_graph(layer)
             if functional is not None:
-                return functional._run_through_graph(
-                    inputs, operation_fn=lambda op: lambda *a, **k: self.apply(op, a, k)
+                return _compat.run_through_graph(
+                    functional, inputs, lambda op: lambda *a, **k: self.apply(op, a, k)
                 )
             if isinstance(layer, keras.Sequential):  # not built on an Input
                 x = inputs
                 for sub in layer.layers:
                     x = self.apply(sub, (x,), {})
                 return x
-            if _sublayers(layer):
+            if _compat.sublayers(layer):
                 return self._trace(layer, args, kwargs)
         return layer.compute_output_spec(*args, **kwargs)
 
     def _trace(self, layer, args, kwargs):
-        subs = layer._flatten_layers(include_self=False, recursive=True)
+        subs = _compat.sublayers(layer, recursive=True)
         patched = []
         try:
             for sub in subs:
@@ -291,7 +251,7 @@ class _Tracer:
                     continue  # its author set `call` on the instance; leave it be
                 sub.call = self._recording(sub, sub.call)
                 patched.append(sub)
-            return _trace_spec(layer.call, *args, **kwargs)
+            return _compat.trace_output_spec(layer.call, *args, **kwargs)
         finally:
             for sub in patched:
                 del sub.call
@@ -313,21 +273,6 @@ class _Tracer:
         return call
 
 
-def _functional_of(layer):
-    """The graph to walk for a Functional model (or a built Sequential)."""
-    if isinstance(layer, keras.Sequential):
-        return getattr(layer, "_functional", None)
-    if hasattr(layer, "_nodes_by_depth") and hasattr(layer, "_run_through_graph"):
-        return layer
-    return None
-
-
-def _sublayers(layer):
-    if not hasattr(layer, "_flatten_layers"):
-        return []  # a keras.ops operation in a functional graph
-    return layer._flatten_layers(include_self=False, recursive=False)
-
-
 def _attribute(call, trainable, seen, rows, unknown):
     """Appends the rows of one call: its rule, else its sub-calls, else a leaf."""
     layer = call.layer
@@ -340,7 +285,7 @@ def _attribute(call, trainable, seen, rows, unknown):
                          weights, trainable, seen, macs))
         return
     if call.children:
-        inner = {id(v) for sub in _sublayers(layer) for v in sub.weights}
+        inner = {id(v) for sub in _compat.sublayers(layer) for v in sub.weights}
         own = [v for v in weights if id(v) not in inner]
         if own:
             _note(unknown, name)
@@ -448,7 +393,7 @@ def _declared_inputs(model):
         inputs = None
     if inputs:
         return [tuple(x.shape[1:]) for x in inputs], [x.dtype for x in inputs], True
-    build = getattr(model, "_build_shapes_dict", None) or {}
+    build = _compat.build_shapes(model)
     if len(build) == 1:
         shape = next(iter(build.values()))
         if isinstance(shape, (tuple, list)) and all(
@@ -456,107 +401,3 @@ def _declared_inputs(model):
         ):
             return [tuple(shape[1:])], None, False
     return None, None, False
-
-
-# ----------------------------------------------------------------------------
-# The rules. Shapes include the batch dimension; each rule counts one example.
-
-
-def _dims(layer, shape, data_format=None):
-    """(spatial dims, channels) of a feature map; unknown dims are an error."""
-    shape = tuple(shape[1:])
-    if data_format == "channels_first":
-        spatial, channels = shape[1:], shape[0]
-    else:
-        spatial, channels = shape[:-1], shape[-1]
-    if channels is None or any(d is None for d in spatial):
-        raise ValueError(
-            f"costs(): layer {layer.name!r} sees shape {(None, *shape)} with unknown "
-            "dimensions; pass input_shape=(H, W, C) to costs()."
-        )
-    return spatial, channels
-
-
-@register_cost(keras.layers.Conv1D)
-@register_cost(keras.layers.Conv2D)
-@register_cost(keras.layers.Conv3D)
-def _conv_macs(layer, input_shapes, output_shapes):
-    # Per output position and channel: one k_1 x ... x k_n x (C_in / groups) window.
-    _, c_in = _dims(layer, input_shapes[0], layer.data_format)
-    spatial, c_out = _dims(layer, output_shapes[0], layer.data_format)
-    groups = getattr(layer, "groups", 1)
-    return math.prod(spatial) * c_out * math.prod(layer.kernel_size) * (c_in // groups)
-
-
-@register_cost(keras.layers.DepthwiseConv1D)
-@register_cost(keras.layers.DepthwiseConv2D)
-def _depthwise_macs(layer, input_shapes, output_shapes):
-    # D_K^2 * M * D_F^2 (MobileNet eq. 2), times the depth multiplier.
-    spatial, c_out = _dims(layer, output_shapes[0], layer.data_format)
-    return math.prod(spatial) * c_out * math.prod(layer.kernel_size)
-
-
-@register_cost(keras.layers.SeparableConv1D)
-@register_cost(keras.layers.SeparableConv2D)
-def _separable_macs(layer, input_shapes, output_shapes):
-    # Depthwise D_K^2 * M' * D_F^2 plus pointwise M' * N * D_F^2 (MobileNet
-    # eq. 5), with M' = M * depth_multiplier.
-    _, c_in = _dims(layer, input_shapes[0], layer.data_format)
-    spatial, c_out = _dims(layer, output_shapes[0], layer.data_format)
-    mid = c_in * layer.depth_multiplier
-    return math.prod(spatial) * mid * (math.prod(layer.kernel_size) + c_out)
-
-
-@register_cost(keras.layers.Conv1DTranspose)
-@register_cost(keras.layers.Conv2DTranspose)
-@register_cost(keras.layers.Conv3DTranspose)
-def _conv_transpose_macs(layer, input_shapes, output_shapes):
-    # Each input position scatters a k_1 x ... x k_n x C_out window per input channel.
-    spatial, c_in = _dims(layer, input_shapes[0], layer.data_format)
-    _, c_out = _dims(layer, output_shapes[0], layer.data_format)
-    return math.prod(spatial) * c_in * math.prod(layer.kernel_size) * c_out
-
-
-@register_cost(keras.layers.Dense)
-def _dense_macs(layer, input_shapes, output_shapes):
-    # Dense acts on the last axis: C_in * units per position of the other axes.
-    positions, c_in = _dims(layer, input_shapes[0])
-    return math.prod(positions) * c_in * layer.units
-
-
-def _zero(layer, input_shapes, output_shapes):
-    return 0
-
-
-# Layers with weights whose work papers do not count as multiply-adds: per-
-# channel scale and shift (foldable into the previous convolution), a table
-# lookup, a per-channel slope.
-for _cls in (
-    keras.layers.BatchNormalization,
-    keras.layers.LayerNormalization,
-    keras.layers.GroupNormalization,
-    getattr(keras.layers, "RMSNormalization", None),
-    keras.layers.Normalization,
-    keras.layers.PReLU,
-    keras.layers.Embedding,
-):
-    if _cls is not None:
-        register_cost(_cls)(_zero)
-del _cls
-
-
-# kerascnn's own layers with weights.
-from kerascnn.layers import normalization as _norm  # noqa: E402
-from kerascnn.layers import squeeze_excite as _se  # noqa: E402
-
-
-@register_cost(_se.SqueezeExcite)
-def _squeeze_excite_macs(layer, input_shapes, output_shapes):
-    # The two fully connected layers, C x C_r and C_r x C (Hu et al. 2018: 2C^2/r);
-    # the pooling and the per-channel scaling are not multiply-adds.
-    c, c_r = layer.reduce_kernel.shape
-    return 2 * int(c) * int(c_r)
-
-
-# Per-style scale and shift, like BatchNorm: no multiply-adds counted.
-register_cost(_norm.ConditionalInstanceNormalization)(_zero)

@@ -14,9 +14,8 @@ from kerascnn.layers.activations import (
     gelu_approx,
     sine,
 )
+from kerascnn.layers.conv_layers import AnyStrideDepthwiseConv2D, ChannelShuffle, GroupedConv2D
 from kerascnn.layers.convolution import (
-    ChannelShuffle,
-    GroupedConv2D,
     depthwise_conv,
     depthwise_separable_conv,
     dilated_conv,
@@ -39,6 +38,7 @@ from kerascnn.layers.normalization import (
     sync_batchnorm,
 )
 from kerascnn.layers.preprocessing import (
+    DATASET_STATS,
     ImageNormalization,
     MeanImageNormalization,
     normalization_layer,
@@ -48,7 +48,7 @@ from kerascnn.layers.shortcuts import ZeroPadShortcut
 from kerascnn.layers.squeeze_excite import SqueezeExcite
 
 __all__ = [
-    "ACTIVATIONS", "AdaIN", "BatchNormalization", "ChannelShuffle",
+    "ACTIVATIONS", "AdaIN", "AnyStrideDepthwiseConv2D", "DATASET_STATS", "BatchNormalization", "ChannelShuffle",
     "ConditionalInstanceNormalization", "GroupNormalization", "GroupedConv2D",
     "INITIALIZERS", "ImageNormalization", "InstanceNormalization", "LayerNormalization",
     "LocalResponseNormalization", "MCDropout", "MeanImageNormalization", "SqueezeExcite",

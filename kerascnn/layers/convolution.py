@@ -1,4 +1,4 @@
-"""Convolution kinds as functional-API builders, plus `GroupedConv2D` and `ChannelShuffle`.
+"""Convolution kinds as functional-API builders.
 
 Each builder takes a Keras tensor (N, H, W, M) and returns one, like the
 block functions of `kerascnn.models.resnet`. Its docstring gives the
@@ -11,9 +11,10 @@ parameter count and the multiply-adds (MACs) of one image, with
 The MACs of a convolution are H' * W' * (the weights one output position
 uses), i.e. H' * W' * (number of kernel weights). Biases, BN and activations
 are not counted. Built-in Keras layers are used wherever they exist
-(Conv2D, DepthwiseConv2D, Conv2DTranspose); the new layers are
-`GroupedConv2D` (a faster grouped `Conv2D` on TensorFlow's CPU) and
-`ChannelShuffle`.
+(Conv2D, DepthwiseConv2D, Conv2DTranspose); the new layers, in
+`kerascnn.layers.conv_layers`, are `GroupedConv2D` (a faster grouped
+`Conv2D` on TensorFlow's CPU), `AnyStrideDepthwiseConv2D` (unequal strides
+on every CPU) and `ChannelShuffle` (re-exported here).
 
 Padding "same" keeps ceil(H / s) rows. At stride 1 that is Keras' "same";
 at stride > 1 the input is zero-padded by (k - 1) * l // 2 before and the
@@ -23,9 +24,13 @@ bottom/right at stride 2).
 """
 
 import keras
-from keras import ops
 
 from kerascnn.layers.activations import any_activation
+from kerascnn.layers.conv_layers import (  # noqa: F401  (ChannelShuffle: re-exported)
+    AnyStrideDepthwiseConv2D,
+    ChannelShuffle,
+    GroupedConv2D,
+)
 
 PADDINGS = ("same", "valid")
 
@@ -131,7 +136,9 @@ def depthwise_conv(x, kernel_size=3, strides=1, padding="same", dilation_rate=1,
     strides = _pair(strides, "strides")
     dilation_rate = _pair(dilation_rate, "dilation_rate")
     x, padding = _pad(x, kernel_size, strides, dilation_rate, padding, name)
-    return keras.layers.DepthwiseConv2D(
+    # Keras's layer where it runs everywhere; unequal strides need ours (see it).
+    layer = keras.layers.DepthwiseConv2D if strides[0] == strides[1] else AnyStrideDepthwiseConv2D
+    return layer(
         kernel_size, strides=strides, padding=padding, dilation_rate=dilation_rate,
         depth_multiplier=depth_multiplier, use_bias=use_bias,
         depthwise_initializer=kernel_initializer, name=name + "_conv",
@@ -216,68 +223,6 @@ def depthwise_separable_conv(x, filters, kernel_size=3, strides=1, activation="r
     x = pointwise_conv(x, filters, kernel_initializer=kernel_initializer,
                        name=name + "_pw")
     return bn_act(x, "pw")
-
-
-@keras.saving.register_keras_serializable(package="kerascnn")
-class GroupedConv2D(keras.layers.Conv2D):
-    """`Conv2D(groups=g)` computed as g convolutions on channel slices, concatenated.
-
-    The same arguments, kernel (k_h, k_w, M / g, N), config and output as
-    `keras.layers.Conv2D(groups=g)`, so weights move between the two (and
-    from PyTorch's `groups=g`) unchanged, and anything that handles Conv2D
-    (e.g. `kerascnn.inspect.costs`) handles this. Only the computation
-    differs: on TensorFlow's CPU build Keras runs a grouped `Conv2D` through
-    XLA, and its forward + backward pass is 10-350x slower than the g-way
-    split (measured in docs/layers_convolution.md); the split version
-    converts to builtin TFLite SPLIT, CONV_2D and CONCATENATION ops, which
-    every delegate runs.
-
-    Args:
-        filters, kernel_size, strides, padding, dilation_rate, use_bias,
-            initializers, regularizers, constraints: as in
-            `keras.layers.Conv2D`.
-        groups: g; the input channels and `filters` must be divisible by it.
-        implementation: "split" (g convolutions, the default) or "native"
-            (one grouped convolution, as `Conv2D`; may be faster on GPU).
-    """
-
-    IMPLEMENTATIONS = ("split", "native")
-
-    def __init__(self, filters, kernel_size, groups=1, implementation="split", **kwargs):
-        if implementation not in self.IMPLEMENTATIONS:
-            raise ValueError(
-                f"implementation must be one of {self.IMPLEMENTATIONS}, got "
-                f"{implementation!r}."
-            )
-        super().__init__(filters, kernel_size, groups=groups, **kwargs)
-        self.implementation = implementation
-
-    def build(self, input_shape):
-        axis = -1 if self.data_format == "channels_last" else 1
-        channels = input_shape[axis]
-        if channels is not None and channels % self.groups:
-            raise ValueError(
-                f"{self.name}: input channels ({channels}) must be divisible by groups "
-                f"({self.groups}); input shape {tuple(input_shape)}."
-            )
-        super().build(input_shape)
-
-    def convolution_op(self, inputs, kernel):
-        if self.groups == 1 or self.implementation == "native":
-            return super().convolution_op(inputs, kernel)
-        axis = -1 if self.data_format == "channels_last" else 1
-        pieces = [
-            ops.conv(x, k, strides=self.strides, padding=self.padding,
-                     dilation_rate=self.dilation_rate, data_format=self.data_format)
-            for x, k in zip(ops.split(inputs, self.groups, axis=axis),
-                            ops.split(kernel, self.groups, axis=-1))
-        ]
-        return ops.concatenate(pieces, axis=axis)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(implementation=self.implementation)
-        return config
 
 
 def grouped_conv(x, filters, kernel_size, groups=1, strides=1, padding="same",
@@ -401,55 +346,3 @@ def receptive_field(kernel_sizes, dilations=None, strides=None):
         jump *= s
         fields.append(r)
     return fields
-
-
-@keras.saving.register_keras_serializable(package="kerascnn")
-class ChannelShuffle(keras.layers.Layer):
-    """ShuffleNet's channel shuffle (Zhang et al. 2018, Sec. 3.1): reshape, transpose, reshape.
-
-    Channels viewed as (g, C / g) are transposed to (C / g, g) and
-    flattened, so that after a grouped convolution each group of the next
-    one gets channels from every group: output[..., i * g + j] =
-    input[..., j * (C / g) + i]. Shuffling with C / g groups undoes it. Only
-    RESHAPE and TRANSPOSE, both TFLite builtins; no parameters, no MACs.
-
-    Args:
-        groups: g; the channels must be divisible by it (checked at build).
-    """
-
-    def __init__(self, groups, **kwargs):
-        super().__init__(**kwargs)
-        self.groups = int(groups)
-        if self.groups < 1:
-            raise ValueError(f"ChannelShuffle groups must be >= 1, got {groups!r}.")
-
-    def build(self, input_shape):
-        channels = input_shape[-1]
-        if len(input_shape) < 2 or channels is None:
-            raise ValueError(
-                f"ChannelShuffle needs a known channel (last) axis; got input shape "
-                f"{tuple(input_shape)}."
-            )
-        if channels % self.groups:
-            raise ValueError(
-                f"ChannelShuffle: channels ({channels}) must be divisible by groups "
-                f"({self.groups}); input shape {tuple(input_shape)}."
-            )
-
-    def call(self, inputs):
-        channels = inputs.shape[-1]
-        dynamic = ops.shape(inputs)
-        middle = [dynamic[i] if d is None else d for i, d in enumerate(inputs.shape)][1:-1]
-        x = ops.reshape(inputs, (-1, *middle, self.groups, channels // self.groups))
-        rank = len(inputs.shape) + 1
-        x = ops.transpose(x, (*range(rank - 2), rank - 1, rank - 2))
-        return ops.reshape(x, (-1, *middle, channels))
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(groups=self.groups)
-        return config
-

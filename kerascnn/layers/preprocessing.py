@@ -4,13 +4,24 @@ import keras
 import numpy as np
 from keras import ops
 
-# Per-channel statistics on the [0, 255] scale, in RGB order.
-IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# Per-channel mean and standard deviation of each dataset's training images,
+# on the [0, 255] scale, in RGB order: the `preprocessing` presets by dataset.
+DATASET_STATS = {
+    # torchvision's ImageNet statistics (0.485, 0.456, 0.406) / (0.229, 0.224, 0.225) x 255.
+    "imagenet": ((0.485 * 255, 0.456 * 255, 0.406 * 255), (0.229 * 255, 0.224 * 255, 0.225 * 255)),
+    # The 50,000 CIFAR-10 / CIFAR-100 training images, population std (the values
+    # of the common CIFAR training scripts: 0.4914, 0.4822, 0.4465 / 0.2470,
+    # 0.2435, 0.2616 and 0.5071, 0.4865, 0.4409 / 0.2673, 0.2564, 0.2762 x 255).
+    "cifar10": ((125.307, 122.950, 113.865), (62.993, 62.089, 66.705)),
+    "cifar100": ((129.304, 124.070, 112.434), (68.170, 65.392, 70.418)),
+    # The 1,437 training digits of `kerascnn.data.load("digits")` (32x32, grey as RGB);
+    # tests/layers check these against `kerascnn.data.compute_mean_std`.
+    "digits": ((77.886,) * 3, (82.507,) * 3),
+}
 # keras.applications "caffe" mode: BGR order, mean subtracted, no scaling.
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
-PRESETS = ("imagenet", "caffe", "tf", "none")
+PRESETS = (*DATASET_STATS, "caffe", "tf", "none")
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -146,7 +157,8 @@ def normalization_layer(preprocessing, channels, name="normalize"):
     """The normalization layer for a builder's `preprocessing` argument, or None.
 
     Args:
-        preprocessing: "imagenet" (torchvision mean/std, RGB), "caffe"
+        preprocessing: a dataset's per-channel mean/std (`DATASET_STATS`:
+            "imagenet" (torchvision's), "cifar10", "cifar100", "digits"), "caffe"
             (keras.applications caffe mode: BGR, mean subtracted), "tf"
             (scale to [-1, 1]), "none"/None (identity), a pair (mean, std)
             of per-channel values on the [0, 255] scale (an
@@ -177,7 +189,7 @@ def normalization_layer(preprocessing, channels, name="normalize"):
             return ImageNormalization(
                 CAFFE_MEAN_BGR, (1.0, 1.0, 1.0), reverse_channels=True, name=name
             )
-        return ImageNormalization(IMAGENET_MEAN, IMAGENET_STD, name=name)
+        return ImageNormalization(*DATASET_STATS[preprocessing], name=name)
     try:
         mean, std = preprocessing
         mean, std = [float(m) for m in mean], [float(s) for s in std]

@@ -1,29 +1,91 @@
-"""What every family shares: the input, the classifier head, weight loading."""
+"""What every model family shares: the conv / BN / activation kit, the input,
+the in-model normalization, the classifier head and weight loading.
+
+A family module holds only its blocks, its builder and its variants. Its
+builder takes the keras.applications arguments with `APPLICATION_DEFAULTS`
+(the contract test over `list_models()` checks every registered model),
+validates them with `check_application_arguments` before any layer is built,
+and goes `model_inputs` -> `normalize` -> blocks -> `classifier_head` ->
+`finish_model`.
+"""
 
 import os
 
 import keras
 
-from kerascnn.layers import normalization_layer
-# Name resolution the family builders share (kerascnn's names, then Keras's).
-from kerascnn.layers.activations import any_activation as activation  # noqa: F401
-from kerascnn.layers.initializers import any_initializer as initializer  # noqa: F401
+from kerascnn.layers import any_activation, any_initializer, grouped_conv, normalization_layer
 
 POOLINGS = (None, "avg", "max")
 
+# The keras.applications arguments every builder takes, with kerascnn's
+# defaults. Two differ from keras.applications on purpose: nothing is
+# downloaded (weights=None; "imagenet" is an error that says what to do), and
+# models give logits (classifier_activation=None), as the losses expect.
+APPLICATION_DEFAULTS = {
+    "include_top": True,
+    "weights": None,
+    "input_tensor": None,
+    "input_shape": None,
+    "pooling": None,
+    "classes": 1000,
+    "classifier_activation": None,
+}
 
-def resolve_classes(classes, num_classes):
-    """`classes` (keras.applications) and `num_classes` (timm) are one argument."""
-    if num_classes is not None:
-        if classes not in (None, 1000) and classes != num_classes:
-            raise ValueError(
-                f"classes={classes} and num_classes={num_classes} disagree; pass one."
-            )
-        classes = num_classes
-    return classes
+
+class ConvKit:
+    """The conv / BN / activation constructors every block of one network shares.
+
+    Layer names follow keras.applications: `kit.conv(x, ..., name="conv2_block1_1")`
+    makes `conv2_block1_1_conv` (and `conv2_block1_1_pad`), `kit.bn(x, name)`
+    makes `{name}_bn`, and `kit.act(x, name)` names the activation `name`
+    whatever its function ("conv1_relu" stays the name with GELU).
+
+    Convolutions go through `kerascnn.layers.grouped_conv`: at stride > 1
+    they pad symmetrically, (k - 1) // 2 before and the rest after, then
+    convolve "valid", so that the sampling grid is the original networks'
+    (TF's "same" pads only bottom/right at stride 2); groups > 1 is a
+    `GroupedConv2D`.
+
+    Args:
+        use_bias: bias in the convolutions.
+        kernel_initializer: the convolutions' initializer, by name or object
+            (`kerascnn.layers.INITIALIZERS` or Keras's).
+        bn_epsilon, bn_momentum: BatchNormalization's (Keras's momentum
+            convention: 0.9 is PyTorch's 0.1).
+        activation: the nonlinearity, by name (`kerascnn.layers.ACTIVATIONS`
+            or Keras's).
+    """
+
+    def __init__(self, use_bias=False, kernel_initializer="he_normal", bn_epsilon=1e-5,
+                 bn_momentum=0.9, activation="relu"):
+        self.use_bias = use_bias
+        self.kernel_initializer = any_initializer(kernel_initializer)
+        self.bn_epsilon = bn_epsilon
+        self.bn_momentum = bn_momentum
+        self.activation = activation
+        any_activation(activation)  # an unknown name fails here, before any layer is built
+
+    def conv(self, x, filters, kernel_size, strides=1, name=None, groups=1, dilation_rate=1):
+        return grouped_conv(
+            x, filters, kernel_size, groups=groups, strides=strides,
+            dilation_rate=dilation_rate, use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer, name=name,
+        )
+
+    def bn(self, x, name):
+        return keras.layers.BatchNormalization(
+            axis=-1, epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=name + "_bn"
+        )(x)
+
+    def act(self, x, name):
+        return any_activation(self.activation, name)(x)
+
+    def conv_bn(self, x, filters, kernel_size, strides=1, name=None, groups=1):
+        """conv then BN, both named from `name`."""
+        return self.bn(self.conv(x, filters, kernel_size, strides, name, groups), name)
 
 
-def check_arguments(include_top, weights, pooling, classes):
+def check_application_arguments(include_top, weights, pooling, classes):
     """Validates the keras.applications arguments before any layer is built."""
     if include_top:
         if isinstance(classes, bool) or not isinstance(classes, int) or classes < 2:
@@ -92,7 +154,13 @@ def model_inputs(input_tensor, input_shape, default_shape, min_size, name):
 
 
 def normalize(x, preprocessing):
-    """Applies the in-model input normalization for `preprocessing`."""
+    """Applies the in-model input normalization for `preprocessing`.
+
+    `preprocessing`: a dataset preset of `kerascnn.layers.DATASET_STATS`
+    ("imagenet", "cifar10", "cifar100", "digits"), "caffe", "tf", "none", a
+    (mean, std) pair of per-channel values on the [0, 255] scale, or a mean
+    image dict (see `kerascnn.layers.normalization_layer`).
+    """
     layer = normalization_layer(preprocessing, x.shape[-1])
     return x if layer is None else layer(x)
 
@@ -119,9 +187,8 @@ def classifier_head(x, include_top, pooling, classes, classifier_activation,
 
 
 def finish_model(inputs, outputs, name, weights):
-    """Creates the functional model and loads `weights` when given."""
+    """Creates the functional model and loads `weights` (a local file) when given."""
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         model.load_weights(weights)
     return model
-

@@ -4,52 +4,14 @@ He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016.
 https://arxiv.org/abs/1512.03385
 """
 
-import types
-
 import keras
 
 from kerascnn.layers import ZeroPadShortcut
 from kerascnn.models import _common
-from kerascnn.registry import register_model, variant_of
+from kerascnn.registry import builds_on, register_variant
 
 BLOCK_KINDS = ("basic", "bottleneck")
 SHORTCUT_KINDS = ("projection", "zero_pad")
-
-
-def _conv(x, filters, kernel_size, strides, use_bias, kernel_initializer, name):
-    """A convolution whose padding matches the paper (and PyTorch) at stride 2.
-
-    TF's "same" padding at stride 2 pads only bottom/right; an explicit
-    symmetric pad of k // 2 keeps the sampling grid of the original networks.
-    """
-    if strides > 1 and kernel_size > 1:
-        x = keras.layers.ZeroPadding2D(kernel_size // 2, name=name + "_pad")(x)
-        padding = "valid"
-    else:
-        padding = "same"
-    return keras.layers.Conv2D(
-        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
-        kernel_initializer=kernel_initializer, name=name + "_conv",
-    )(x)
-
-
-def _layer_kit(use_bias, kernel_initializer, bn_epsilon, bn_momentum, activation):
-    """The conv / BN / activation constructors every block of one network shares."""
-    init = _common.initializer(kernel_initializer)
-
-    def conv(x, filters, kernel_size, strides, name):
-        return _conv(x, filters, kernel_size, strides, use_bias, init, name)
-
-    def bn(x, name):
-        return keras.layers.BatchNormalization(
-            axis=-1, epsilon=bn_epsilon, momentum=bn_momentum, name=name + "_bn"
-        )(x)
-
-    def act(x, name):
-        # Layer names keep keras.applications' "_relu"/"_out" whatever the function.
-        return _common.activation(activation, name)(x)
-
-    return types.SimpleNamespace(conv=conv, bn=bn, act=act)
 
 
 def _shortcut(x, filters, strides, kind, kit, name):
@@ -58,15 +20,14 @@ def _shortcut(x, filters, strides, kind, kit, name):
         return x
     if kind == "zero_pad":
         return ZeroPadShortcut(filters, strides, name=name + "_0_pad")(x)
-    return kit.bn(kit.conv(x, filters, 1, strides, name + "_0"), name + "_0")
+    return kit.conv_bn(x, filters, 1, strides, name + "_0")
 
 
 def basic_block(x, filters, strides, shortcut, kit, name):
     """Two 3x3 convolutions (Fig. 2 left); output channels = filters."""
     short = _shortcut(x, filters, strides, shortcut, kit, name)
-    x = kit.bn(kit.conv(x, filters, 3, strides, name + "_1"), name + "_1")
-    x = kit.act(x, name + "_1_relu")
-    x = kit.bn(kit.conv(x, filters, 3, 1, name + "_2"), name + "_2")
+    x = kit.act(kit.conv_bn(x, filters, 3, strides, name + "_1"), name + "_1_relu")
+    x = kit.conv_bn(x, filters, 3, 1, name + "_2")
     x = keras.layers.Add(name=name + "_add")([short, x])
     return kit.act(x, name + "_out")
 
@@ -79,11 +40,9 @@ def bottleneck_block(x, filters, strides, shortcut, kit, name, stride_in_1x1=Tru
     """
     short = _shortcut(x, 4 * filters, strides, shortcut, kit, name)
     s1, s3 = (strides, 1) if stride_in_1x1 else (1, strides)
-    x = kit.bn(kit.conv(x, filters, 1, s1, name + "_1"), name + "_1")
-    x = kit.act(x, name + "_1_relu")
-    x = kit.bn(kit.conv(x, filters, 3, s3, name + "_2"), name + "_2")
-    x = kit.act(x, name + "_2_relu")
-    x = kit.bn(kit.conv(x, 4 * filters, 1, 1, name + "_3"), name + "_3")
+    x = kit.act(kit.conv_bn(x, filters, 1, s1, name + "_1"), name + "_1_relu")
+    x = kit.act(kit.conv_bn(x, filters, 3, s3, name + "_2"), name + "_2_relu")
+    x = kit.conv_bn(x, 4 * filters, 1, 1, name + "_3")
     x = keras.layers.Add(name=name + "_add")([short, x])
     return kit.act(x, name + "_out")
 
@@ -102,7 +61,7 @@ def ResNet(
     stage_filters=(64, 128, 256, 512),
     stem="imagenet",
     shortcut="projection",
-    stride_in_1x1=True,
+    stride_in_1x1=None,
     use_bias=False,
     activation="relu",
     kernel_initializer="he_normal",
@@ -115,7 +74,6 @@ def ResNet(
     input_shape=None,
     pooling=None,
     classes=1000,
-    num_classes=None,
     classifier_activation=None,
     name="resnet",
 ):
@@ -134,8 +92,9 @@ def ResNet(
         shortcut: "projection" (option B: 1x1 conv + BN when the shape
             changes) or "zero_pad" (option A: subsample and zero-pad, no
             parameters; the paper's CIFAR networks).
-        stride_in_1x1: bottleneck only; stride on the first 1x1 (paper) or on
-            the 3x3 (False).
+        stride_in_1x1: bottleneck blocks only (an error with basic blocks):
+            stride on the first 1x1 (None or True: the paper and
+            keras.applications) or on the 3x3 (False: torchvision's "v1.5").
         use_bias: bias in the convolutions (keras.applications has them).
         activation: the nonlinearity, by name: "relu" (the paper) or any of
             `kerascnn.layers.ACTIVATIONS` ("gelu_approx", "leaky_relu", "prelu",
@@ -148,8 +107,9 @@ def ResNet(
         bn_momentum: moving-statistics momentum (Keras convention; 0.9 equals
             PyTorch's 0.1).
         preprocessing: input normalization inside the model, so the model
-            takes raw [0, 255] images: "imagenet" (mean/std), "caffe", "tf",
-            "none", or a (mean, std) pair of per-channel values.
+            takes raw [0, 255] images: a dataset's mean/std ("imagenet",
+            "cifar10", "cifar100", "digits"), "caffe", "tf", "none", or a
+            (mean, std) pair of per-channel values.
         include_top: end in the classifier (global average pool + dense).
         weights: None (random initialization) or the path of a local weights
             file (.weights.h5 or .keras).
@@ -157,18 +117,24 @@ def ResNet(
         input_shape: (H, W, C); default (224, 224, 3) for the ImageNet stem
             and (32, 32, 3) for the CIFAR stem. H and W may be None.
         pooling: without the top, None (4-D features), "avg" or "max".
-        classes: number of classes (>= 2) when include_top.
-        num_classes: alias of `classes`.
+        classes: number of classes (>= 2) when include_top
+            (`create_model` also takes timm's `num_classes`).
         classifier_activation: None for logits (default), or e.g. "softmax".
         name: the model name.
 
     Returns:
         A `keras.Model`.
     """
-    classes = _common.resolve_classes(classes, num_classes)
-    _common.check_arguments(include_top, weights, pooling, classes)
+    _common.check_application_arguments(include_top, weights, pooling, classes)
     if block not in BLOCK_KINDS:
         raise ValueError(f"block must be one of {BLOCK_KINDS}, got {block!r}.")
+    if stride_in_1x1 not in (None, True, False):
+        raise ValueError(f"stride_in_1x1 must be None, True or False, got {stride_in_1x1!r}.")
+    if block == "basic" and stride_in_1x1 is not None:
+        raise ValueError(
+            f"stride_in_1x1={stride_in_1x1!r} applies to bottleneck blocks only; {name} "
+            "has basic blocks, whose first 3x3 convolution strides."
+        )
     if shortcut not in SHORTCUT_KINDS:
         raise ValueError(f"shortcut must be one of {SHORTCUT_KINDS}, got {shortcut!r}.")
     if stem not in ("imagenet", "cifar"):
@@ -186,20 +152,18 @@ def ResNet(
     )
     x = _common.normalize(x, preprocessing)
 
-    kit = _layer_kit(use_bias, kernel_initializer, bn_epsilon, bn_momentum, activation)
+    kit = _common.ConvKit(use_bias, kernel_initializer, bn_epsilon, bn_momentum, activation)
     if stem == "imagenet":
-        x = kit.bn(kit.conv(x, stage_filters[0], 7, 2, "conv1"), "conv1")
-        x = kit.act(x, "conv1_relu")
+        x = kit.act(kit.conv_bn(x, stage_filters[0], 7, 2, "conv1"), "conv1_relu")
         x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
         x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
     else:
-        x = kit.bn(kit.conv(x, stage_filters[0], 3, 1, "conv1"), "conv1")
-        x = kit.act(x, "conv1_relu")
+        x = kit.act(kit.conv_bn(x, stage_filters[0], 3, 1, "conv1"), "conv1_relu")
 
     if block == "basic":
         block_fn, extra = basic_block, {}
     else:
-        block_fn, extra = bottleneck_block, {"stride_in_1x1": stride_in_1x1}
+        block_fn, extra = bottleneck_block, {"stride_in_1x1": stride_in_1x1 is not False}
     for i, (n, f) in enumerate(zip(stage_blocks, stage_filters)):
         x = stage(
             x, block_fn, n, f, strides=1 if i == 0 else 2, name=f"conv{i + 2}",
@@ -211,19 +175,21 @@ def ResNet(
     return _common.finish_model(inputs, outputs, name, weights)
 
 
-def ResNetCIFAR(depth, shortcut="zero_pad", preprocessing=None, name=None, **kwargs):
+@builds_on(ResNet, fixes=("block", "stage_blocks", "stage_filters", "stem"))
+def ResNetCIFAR(depth, shortcut="zero_pad", preprocessing="cifar10", name=None, **kwargs):
     """The paper's CIFAR ResNet of `depth` = 6n + 2 layers (Sec. 4.2).
 
     Three stages of n basic blocks with 16, 32 and 64 filters on a 3x3 stem;
     option-A (zero-pad) shortcuts by default. Any depth 6n + 2 works (the
     paper goes to 1202). `preprocessing` defaults to the CIFAR-10 per-channel
-    mean/std; other arguments are those of `ResNet`.
+    mean/std; the other arguments are those of `ResNet` (block, stage_blocks,
+    stage_filters and stem are set here).
     """
-    if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-        raise ValueError(f"CIFAR ResNet depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), got {depth!r}.")
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
+        raise ValueError(
+            f"CIFAR ResNet depth must be 6n + 2 with n >= 1 (20, 32, 44, 56, 110, ...), "
+            f"got {depth!r}.")
     n = (depth - 2) // 6
-    if preprocessing is None:
-        preprocessing = (CIFAR10_MEAN, CIFAR10_STD)
     return ResNet(
         "basic", (n, n, n), stage_filters=(16, 32, 64), stem="cifar",
         shortcut=shortcut, preprocessing=preprocessing,
@@ -231,69 +197,23 @@ def ResNetCIFAR(depth, shortcut="zero_pad", preprocessing=None, name=None, **kwa
     )
 
 
-# CIFAR-10 training-set per-channel mean and std on the [0, 255] scale.
-CIFAR10_MEAN = (125.307, 122.950, 113.865)
-CIFAR10_STD = (62.993, 62.089, 66.705)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet18(**kwargs):
-    return ResNet("basic", (2, 2, 2, 2), name="resnet18", **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet34(**kwargs):
-    return ResNet("basic", (3, 4, 6, 3), name="resnet34", **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet50(**kwargs):
-    return ResNet("bottleneck", (3, 4, 6, 3), name="resnet50", **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet101(**kwargs):
-    return ResNet("bottleneck", (3, 4, 23, 3), name="resnet101", **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet152(**kwargs):
-    return ResNet("bottleneck", (3, 8, 36, 3), name="resnet152", **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet20(**kwargs):
-    return ResNetCIFAR(20, **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet32(**kwargs):
-    return ResNetCIFAR(32, **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet44(**kwargs):
-    return ResNetCIFAR(44, **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet56(**kwargs):
-    return ResNetCIFAR(56, **kwargs)
-
-
-@register_model
-@variant_of(ResNet)
-def resnet110(**kwargs):
-    return ResNetCIFAR(110, **kwargs)
+# He et al. 2016, Table 1 (ImageNet) and Sec. 4.2 (CIFAR-10).
+resnet18 = register_variant("resnet18", ResNet, "ResNet-18 (Table 1).",
+                            block="basic", stage_blocks=(2, 2, 2, 2))
+resnet34 = register_variant("resnet34", ResNet, "ResNet-34 (Table 1).",
+                            block="basic", stage_blocks=(3, 4, 6, 3))
+resnet50 = register_variant("resnet50", ResNet, "ResNet-50 (Table 1).",
+                            block="bottleneck", stage_blocks=(3, 4, 6, 3))
+resnet101 = register_variant("resnet101", ResNet, "ResNet-101 (Table 1).",
+                             block="bottleneck", stage_blocks=(3, 4, 23, 3))
+resnet152 = register_variant("resnet152", ResNet, "ResNet-152 (Table 1).",
+                             block="bottleneck", stage_blocks=(3, 8, 36, 3))
+resnet20 = register_variant("resnet20", ResNetCIFAR, "CIFAR ResNet-20 (Sec. 4.2).", depth=20)
+resnet32 = register_variant("resnet32", ResNetCIFAR, "CIFAR ResNet-32 (Sec. 4.2).", depth=32)
+resnet44 = register_variant("resnet44", ResNetCIFAR, "CIFAR ResNet-44 (Sec. 4.2).", depth=44)
+resnet56 = register_variant("resnet56", ResNetCIFAR, "CIFAR ResNet-56 (Sec. 4.2).", depth=56)
+resnet110 = register_variant("resnet110", ResNetCIFAR, "CIFAR ResNet-110 (Sec. 4.2).",
+                             depth=110)
 
 
 def from_keras_applications(keras_model):

@@ -5,6 +5,7 @@ spine (`train_and_evaluate`, `load_run`) reads data with tf.data and is
 imported on first use, so `import kerascnn` works under any Keras backend.
 """
 
+from kerascnn import _compat
 from kerascnn.train.callbacks import AtomicCheckpoint, LearningRateLogger, ResumableBackup
 from kerascnn.train.config import default_config
 from kerascnn.train.optimizers import SGD, make_optimizer
@@ -20,6 +21,7 @@ __all__ = [
 
 def __getattr__(name):
     if name in _SPINE:
+        _compat.require_tensorflow(f"kerascnn.train.{name}")
         from kerascnn.train import train_lib
 
         return getattr(train_lib, name)

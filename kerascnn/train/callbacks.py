@@ -6,7 +6,7 @@ import pathlib
 
 import keras
 
-from kerascnn import _io
+from kerascnn import _compat, _io
 
 
 class ResumableBackup(keras.callbacks.Callback):
@@ -26,6 +26,7 @@ class ResumableBackup(keras.callbacks.Callback):
         super().__init__()
         self.backup_dir = pathlib.Path(backup_dir)
         self.state_path = self.backup_dir / "state.json"
+        self._resumed_epoch = None
 
     def latest(self):
         """(epoch, weights path) of the last complete backup, or None."""
@@ -42,9 +43,18 @@ class ResumableBackup(keras.callbacks.Callback):
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
-        # Keras's fit() starts its epoch loop at `_initial_epoch` when set
-        # (the hook BackupAndRestore uses).
-        self.model._initial_epoch = epoch
+        _compat.set_initial_epoch(self.model, epoch)
+        self._resumed_epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # A Keras that ignored the resume hook would silently retrain from epoch 0.
+        resumed, self._resumed_epoch = self._resumed_epoch, None
+        if resumed is not None and epoch != resumed:
+            raise RuntimeError(
+                f"Resuming at epoch {resumed}, but fit() started at epoch {epoch}: this "
+                f"Keras ({keras.__version__}) ignores the resume hook of "
+                "kerascnn._compat.set_initial_epoch."
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         self.backup_dir.mkdir(parents=True, exist_ok=True)

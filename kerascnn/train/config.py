@@ -9,7 +9,9 @@ def default_config():
 
     Config files start from this, set what their recipe changes, and lock it.
     Keys are the arguments of the functions they reach (the model builder,
-    `kerascnn.data.train_pipeline`, the optimizer and schedule).
+    `kerascnn.data.train_pipeline`, `kerascnn.data.eval_pipeline`, the
+    optimizer and schedule). These are the only config keys: the training
+    library derives the required keys from this function.
     """
     c = ml_collections.ConfigDict()
     c.seed = 0
@@ -31,7 +33,8 @@ def default_config():
     c.data.image_size = 32
 
     c.augment = ml_collections.ConfigDict()
-    # The keyword arguments of `kerascnn.data.train_pipeline` (docs/augment.md).
+    # The keyword arguments of `kerascnn.data.train_pipeline` (docs/augment.md),
+    # with its defaults (a test ties the two).
     c.augment.crop = "pad_crop"  # pad_crop | resize | scale_aug | random_resized_crop
     c.augment.padding = 4
     c.augment.flip = True
@@ -58,7 +61,10 @@ def default_config():
     c.augment.mix_switch_prob = 0.5
     c.augment.mix_prob = 1.0
     c.augment.keras_cv = ()  # grid_mask, random_crop_and_resize, jittered_resize
-    c.augment.eval_resize = "resize"  # resize | center_crop
+
+    c.eval = ml_collections.ConfigDict()
+    # The keyword arguments of `kerascnn.data.eval_pipeline`.
+    c.eval.resize = "resize"  # resize | center_crop
 
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 30

@@ -12,26 +12,10 @@ import time
 import keras
 
 from kerascnn import _io, data, evaluate, registry
+from kerascnn.augment import crops
 from kerascnn.train import callbacks as callbacks_lib
+from kerascnn.train import config as config_lib
 from kerascnn.train import optimizers, schedules
-
-# The sections and keys a training config must have (more keys are allowed in
-# sections other than these, e.g. `export`).
-REQUIRED_KEYS = {
-    "model": ("name", "kwargs"),
-    "data": ("name", "data_dir", "manual_dir", "train_split", "test_split", "image_size"),
-    "augment": (
-        "crop", "padding", "flip", "vertical_flip", "rotation", "translation", "brightness",
-        "contrast", "saturation", "hue", "pca_lighting", "pca_basis", "noise", "policy",
-        "num_ops", "magnitude", "magnitude_std", "fill", "cutout", "random_erasing", "mix",
-        "mixup_alpha", "cutmix_alpha", "mix_switch_prob", "mix_prob", "keras_cv", "eval_resize",
-    ),
-    "train": (
-        "epochs", "batch_size", "optimizer", "learning_rate", "momentum", "nesterov",
-        "weight_decay", "schedule", "warmup_epochs", "lr_decay_epochs", "lr_decay_rate",
-        "final_learning_rate", "label_smoothing", "shuffle_buffer", "eval_every_epoch",
-    ),
-}
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
@@ -65,20 +49,28 @@ def _jsonable(value):
 
 
 def check_config(cfg):
-    """Raises a ValueError naming the first missing or bad key."""
-    for section, keys in REQUIRED_KEYS.items():
+    """Raises a ValueError naming the first missing, unknown or bad key."""
+    default = config_to_dict(config_lib.default_config())
+    unknown = sorted(set(cfg) - set(default))
+    if unknown:
+        raise ValueError(f"Unknown config key(s) {unknown}; allowed: {sorted(default)}.")
+    for section, keys in default.items():
+        if not isinstance(keys, dict):
+            if section not in cfg:
+                raise ValueError(f"The config has no key {section!r}.")
+            continue
         if not isinstance(cfg.get(section), dict):
-            raise ValueError(f"The config has no section {section!r}; it needs {sorted(REQUIRED_KEYS)}.")
-        missing = [k for k in keys if k not in cfg[section]]
+            raise ValueError(f"The config has no section {section!r}; it needs "
+                             f"{sorted(k for k, v in default.items() if isinstance(v, dict))}.")
+        missing = sorted(set(keys) - set(cfg[section]))
         if missing:
             raise ValueError(f"config.{section} lacks key(s) {missing}.")
-        if section != "model":
-            unknown = sorted(set(cfg[section]) - set(keys))
-            if unknown:
-                raise ValueError(
-                    f"Unknown key(s) config.{section}.{unknown[0]} ({unknown}); "
-                    f"allowed in config.{section}: {sorted(keys)}."
-                )
+        unknown = sorted(set(cfg[section]) - set(keys))
+        if unknown:
+            raise ValueError(
+                f"Unknown key(s) config.{section}.{unknown[0]} ({unknown}); "
+                f"allowed in config.{section}: {sorted(keys)}."
+            )
     t = cfg["train"]
     for key in ("epochs", "batch_size"):
         if not isinstance(t[key], int) or t[key] < 1:
@@ -149,14 +141,12 @@ def build_model(cfg, info, image_shape, train_raw=None):
             raise ValueError("preprocessing='dataset_mean_image' needs the training data.")
         import tensorflow as tf
 
-        from kerascnn.data import pipeline
-
         shape = tuple(int(s) for s in image_shape)
         mean_image = data.compute_mean_image(train_raw, shape, max_examples=10_000)
         # The std of the channels the model sees (1 -> 3 replicates gray, 3 -> 1
         # takes luma), so it has one value per channel of the mean image.
         images = train_raw.map(
-            lambda image, _: pipeline._convert_channels(tf.cast(image, tf.float32), shape[-1])
+            lambda image, _: crops.convert_channels(tf.cast(image, tf.float32), shape[-1])
         )
         _, std = data.compute_mean_std(images, max_examples=10_000)
         kwargs["preprocessing"] = {"mean_image": mean_image, "std": std}
@@ -179,42 +169,40 @@ def check_input_fits(model, dataset):
         raise ValueError(f"Images of rank {len(got) + 1} do not fit the model input {model.input_shape}.")
 
 
+def load_split(cfg, split):
+    """The raw (image, label) examples of one split of the config's dataset."""
+    d = cfg["data"]
+    return data.load(d["name"], split, data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+
+
 def eval_dataset(cfg, info, split=None, batch_size=None):
     """The config's evaluation pipeline on `split` (default: the test split)."""
-    d = cfg["data"]
-    raw = data.load(d["name"], split or d["test_split"], data_dir=d["data_dir"],
-                    manual_dir=d["manual_dir"])
     return data.eval_pipeline(
-        raw, batch_size=batch_size or cfg["train"]["batch_size"], image_size=d["image_size"],
-        num_classes=info.num_classes, resize=cfg["augment"]["eval_resize"],
+        load_split(cfg, split or cfg["data"]["test_split"]),
+        batch_size=batch_size or cfg["train"]["batch_size"], image_size=cfg["data"]["image_size"],
+        num_classes=info.num_classes, **_kwargs(cfg["eval"]),
     )
-
-
-# config.augment keys that `train_pipeline` takes as they are.
-PIPELINE_AUGMENT_KEYS = tuple(
-    k for k in REQUIRED_KEYS["augment"] if k not in ("pca_basis", "eval_resize")
-)
-PCA_BASES = ("imagenet", "dataset")
 
 
 def make_pipelines(cfg, info, initial_epoch=0):
-    """(raw training split, training pipeline from `initial_epoch`, test pipeline)."""
-    d, a, t = cfg["data"], cfg["augment"], cfg["train"]
-    train_raw = data.load(d["name"], d["train_split"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
-    if a["pca_basis"] not in PCA_BASES:
-        raise ValueError(f"config.augment.pca_basis must be one of {PCA_BASES}, got {a['pca_basis']!r}.")
-    pca_basis = None
-    if a["pca_lighting"] and a["pca_basis"] == "dataset":
-        from kerascnn.augment import ops
+    """(raw training split, training pipeline from `initial_epoch`, test pipeline).
 
-        pca_basis = ops.pca_lighting_basis(train_raw, max_examples=10_000)
+    Every key of config.augment is a keyword argument of `data.train_pipeline`.
+    """
+    t = cfg["train"]
+    train_raw = load_split(cfg, cfg["data"]["train_split"])
     train_ds = data.train_pipeline(
-        train_raw, batch_size=t["batch_size"], image_size=d["image_size"],
+        train_raw, batch_size=t["batch_size"], image_size=cfg["data"]["image_size"],
         num_classes=info.num_classes, seed=cfg["seed"], epochs=t["epochs"],
-        initial_epoch=initial_epoch, shuffle_buffer=t["shuffle_buffer"], pca_basis=pca_basis,
-        **{k: (tuple(a[k]) if isinstance(a[k], list) else a[k]) for k in PIPELINE_AUGMENT_KEYS},
+        initial_epoch=initial_epoch, shuffle_buffer=t["shuffle_buffer"],
+        **_kwargs(cfg["augment"]),
     )
     return train_raw, train_ds, eval_dataset(cfg, info)
+
+
+def _kwargs(section):
+    """A config section as keyword arguments (JSON lists back to tuples)."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
 
 
 def make_schedule(cfg, steps_per_epoch):
@@ -263,7 +251,7 @@ def train_and_evaluate(config, workdir, verbose=1):
     model.keras (final) and metrics.json (top-1, top-5, loss).
 
     Args:
-        config: a ConfigDict (or dict) with the sections of REQUIRED_KEYS.
+        config: a ConfigDict (or dict) with the keys of `default_config()`.
         workdir: the run's folder.
         verbose: Keras progress-bar verbosity.
 
@@ -368,3 +356,49 @@ def load_run(workdir, checkpoint=None):
             f"Checkpoint {path} does not exist (has training finished?).{hint}"
         )
     return cfg, keras.saving.load_model(path)
+
+
+def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, resize_to=None):
+    """Top-1, top-5 and loss of a run folder's model on a split of its dataset.
+
+    Args:
+        workdir: a folder written by `train_and_evaluate`.
+        checkpoint: a .keras file to evaluate instead of workdir/model.keras.
+        split: default the config's test split.
+        tta: "none" (the evaluation pipeline), or a `kerascnn.evaluate.tta.MODES`
+            mode whose views' softmax probabilities are averaged per image.
+        scales: short sides of the multi_scale modes (default the ResNet paper's).
+        resize_to: short side before the center / ten_crop crops (default
+            size / 0.875).
+
+    Returns:
+        {"split": split, **metrics}.
+    """
+    cfg, model = load_run(workdir, checkpoint)
+    split = split or cfg["data"]["test_split"]
+    info = dataset_info(cfg)
+    if tta == "none":
+        metrics = evaluate.evaluate(model, eval_dataset(cfg, info, split))
+    else:
+        extra = {} if scales is None else {"scales": scales}
+        metrics = evaluate.evaluate_tta(
+            model, load_split(cfg, split), num_classes=info.num_classes, mode=tta,
+            image_size=cfg["data"]["image_size"], resize_to=resize_to,
+            batch_size=cfg["train"]["batch_size"], **extra)
+    return {"split": split, **metrics}
+
+
+def export_kwargs(cfg):
+    """`kerascnn.export.export_model`'s keyword arguments for a run's config.
+
+    config.export gives the export root and whether to write TFLite; the
+    parity images are the first `config.export.num_parity_images` test
+    images at the model's size, as uint8.
+    """
+    import numpy as np
+
+    e = cfg["export"]
+    ds = eval_dataset(cfg, dataset_info(cfg), batch_size=e["num_parity_images"])
+    images = next(iter(ds))[0].numpy()
+    return dict(export_root=e["root"], name=cfg["model"]["name"], tflite=bool(e["tflite"]),
+                sample_images=np.clip(np.round(images), 0, 255).astype(np.uint8))

@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from kerascnn.augment import ops
+from kerascnn.augment import ops, random_ops
+from kerascnn.data import stats
 
 NAMES = list(ops.OPS)
 RANDOM_OPS = ("gaussian_noise", "pca_lighting", "cutout")
@@ -221,11 +222,11 @@ def test_level_shape_must_fit_the_images():
 
 
 @pytest.mark.parametrize("transform, kwargs", [
-    (ops.random_rotation, dict(max_degrees=30.0)),
-    (ops.random_translation, dict(max_fraction=0.3)),
-    (ops.color_jitter, dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)),
-    (ops.random_erasing, dict(probability=0.7)),
-    (ops.random_cutout, dict(size=9)),
+    (random_ops.random_rotation, dict(max_degrees=30.0)),
+    (random_ops.random_translation, dict(max_fraction=0.3)),
+    (random_ops.color_jitter, dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)),
+    (random_ops.random_erasing, dict(probability=0.7)),
+    (random_ops.random_cutout, dict(size=9)),
 ])
 def test_random_transforms_draw_per_image_in_a_batch(transform, kwargs):
     rng = np.random.default_rng(5)
@@ -465,22 +466,22 @@ def test_pca_lighting_basis_matches_numpy():
         np.testing.assert_allclose(np.abs(np.sum(got[1] * want[1], axis=0)), 1.0, rtol=1e-6)
 
     want = reference(images)
-    check(ops.pca_lighting_basis(tf.data.Dataset.from_tensor_slices(images)), want)
-    check(ops.pca_lighting_basis(tf.data.Dataset.from_tensor_slices((images, labels))), want)
-    check(ops.pca_lighting_basis(tf.data.Dataset.from_tensor_slices(images).batch(4)), want)
+    check(stats.pca_lighting_basis(tf.data.Dataset.from_tensor_slices(images)), want)
+    check(stats.pca_lighting_basis(tf.data.Dataset.from_tensor_slices((images, labels))), want)
+    check(stats.pca_lighting_basis(tf.data.Dataset.from_tensor_slices(images).batch(4)), want)
     check(
-        ops.pca_lighting_basis(
+        stats.pca_lighting_basis(
             tf.data.Dataset.from_tensor_slices({"image": images, "label": labels})
         ),
         want,
     )
     check(
-        ops.pca_lighting_basis(
+        stats.pca_lighting_basis(
             tf.data.Dataset.from_tensor_slices((images, labels)), max_examples=2
         ),
         reference(images[:2]),
     )
-    values, vectors = ops.pca_lighting_basis(tf.data.Dataset.from_tensor_slices(images))
+    values, vectors = stats.pca_lighting_basis(tf.data.Dataset.from_tensor_slices(images))
     out = ops.pca_lighting(IMAGE, 0.1, SEED, eigenvalues=values, eigenvectors=vectors)
     assert out.dtype == tf.uint8
 
@@ -552,13 +553,13 @@ def test_bilinear_interpolation():
 
 def test_random_rotation_draws_a_uniform_angle():
     image = smooth_image(20, 30)
-    np.testing.assert_array_equal(as_array(ops.random_rotation(image, SEED, 0.0)), image)
+    np.testing.assert_array_equal(as_array(random_ops.random_rotation(image, SEED, 0.0)), image)
     angles = []
     for i in range(12):
         seed = tf.constant([i, 4])
         angle = float(tf.random.stateless_uniform([], seed, -20.0, 20.0))
         angles.append(angle)
-        out = as_array(ops.random_rotation(image, seed, 20.0, fill=5))
+        out = as_array(random_ops.random_rotation(image, seed, 20.0, fill=5))
         np.testing.assert_array_equal(out, as_array(ops.rotate(image, angle, fill=5)))
     assert min(angles) < -5 and max(angles) > 5 and max(map(abs, angles)) <= 20
 
@@ -571,7 +572,7 @@ def test_random_translation_shifts_by_whole_pixels_in_range():
     )  # unique pixels
     shifts = set()
     for i in range(25):
-        out = as_array(ops.random_translation(image, (i, 9), 0.25, fill=0)).astype(int)
+        out = as_array(random_ops.random_translation(image, (i, 9), 0.25, fill=0)).astype(int)
         kept = out[..., 0] > 0
         assert kept.any()
         dx = (out[..., 0][kept] - 10) // 6 - x[kept]
@@ -585,25 +586,25 @@ def test_random_translation_shifts_by_whole_pixels_in_range():
 
 def test_color_jitter():
     image = IMAGE
-    np.testing.assert_array_equal(as_array(ops.color_jitter(image, SEED)), image)
+    np.testing.assert_array_equal(as_array(random_ops.color_jitter(image, SEED)), image)
     # brightness alone on a flat image: a factor in [0.5, 1.5]
     flat = np.full((4, 4, 3), 100, np.uint8)
     values = {
-        int(as_array(ops.color_jitter(flat, (i, 0), brightness=0.5))[0, 0, 0]) for i in range(20)
+        int(as_array(random_ops.color_jitter(flat, (i, 0), brightness=0.5))[0, 0, 0]) for i in range(20)
     }
     assert min(values) >= 50 and max(values) <= 150 and len(values) > 5
     # saturation and contrast leave a flat grey image alone
     grey = np.full((4, 4, 3), 90, np.uint8)
     np.testing.assert_array_equal(
-        as_array(ops.color_jitter(grey, SEED, contrast=0.8, saturation=0.8)), grey
+        as_array(random_ops.color_jitter(grey, SEED, contrast=0.8, saturation=0.8)), grey
     )
     # all four: seeded, and the same in a tf.function with unknown shape
     kwargs = dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1)
-    first = as_array(ops.color_jitter(image, (1, 2), **kwargs))
-    np.testing.assert_array_equal(first, as_array(ops.color_jitter(image, (1, 2), **kwargs)))
-    assert not np.array_equal(first, as_array(ops.color_jitter(image, (1, 3), **kwargs)))
+    first = as_array(random_ops.color_jitter(image, (1, 2), **kwargs))
+    np.testing.assert_array_equal(first, as_array(random_ops.color_jitter(image, (1, 2), **kwargs)))
+    assert not np.array_equal(first, as_array(random_ops.color_jitter(image, (1, 3), **kwargs)))
     fn = tf.function(
-        lambda x, s: ops.color_jitter(x, s, **kwargs), input_signature=[SIGNATURE[0], SIGNATURE[2]]
+        lambda x, s: random_ops.color_jitter(x, s, **kwargs), input_signature=[SIGNATURE[0], SIGNATURE[2]]
     )
     np.testing.assert_array_equal(fn(image, tf.constant([1, 2])).numpy(), first)
 
@@ -622,7 +623,7 @@ def test_color_jitter_applies_the_drawn_factors_in_the_drawn_order():
         b_then_c = as_array(ops.contrast(ops.brightness(image, b), c))
         c_then_b = as_array(ops.brightness(ops.contrast(image, c), b))
         want = b_then_c if order == (0, 1) else c_then_b
-        out = as_array(ops.color_jitter(image, seed, brightness=0.9, contrast=0.9))
+        out = as_array(random_ops.color_jitter(image, seed, brightness=0.9, contrast=0.9))
         np.testing.assert_array_equal(out, want)
         orders.add(order)
         order_matters |= not np.array_equal(b_then_c, c_then_b)
@@ -634,11 +635,11 @@ def test_random_erasing():
     area = 24 * 40
     for i in range(5):
         np.testing.assert_array_equal(
-            as_array(ops.random_erasing(image, (i, 0), probability=0.0)), image
+            as_array(random_ops.random_erasing(image, (i, 0), probability=0.0)), image
         )
     erased = 0
     for i in range(25):
-        out = as_array(ops.random_erasing(image, (i, 1), probability=1.0, fill=255))
+        out = as_array(random_ops.random_erasing(image, (i, 1), probability=1.0, fill=255))
         box = np.all(out == 255, axis=-1)
         np.testing.assert_array_equal(out[~box], image[~box])
         if not box.any():
@@ -652,16 +653,16 @@ def test_random_erasing():
         assert (h + 0.5) / (w - 0.5) >= 0.3 and (h - 0.5) / (w + 0.5) <= 3.3
     assert erased >= 20
     # the default fill is per-pixel noise, in the same box
-    box = np.all(as_array(ops.random_erasing(image, (0, 1), 1.0, fill=255)) == 255, axis=-1)
-    noisy = as_array(ops.random_erasing(image, (0, 1), probability=1.0))
+    box = np.all(as_array(random_ops.random_erasing(image, (0, 1), 1.0, fill=255)) == 255, axis=-1)
+    noisy = as_array(random_ops.random_erasing(image, (0, 1), probability=1.0))
     changed = np.any(noisy != image, axis=-1)
     assert box.sum() > 0 and not changed[~box].any() and changed[box].mean() > 0.9
     # probability 0.5 erases about half the time
     flat = np.zeros((16, 16, 3), np.uint8)
-    hits = [as_array(ops.random_erasing(flat, (i, 2), fill=9)).any() for i in range(40)]
+    hits = [as_array(random_ops.random_erasing(flat, (i, 2), fill=9)).any() for i in range(40)]
     assert 10 <= sum(hits) <= 30
     fn = tf.function(
-        lambda x, s: ops.random_erasing(x, s, 1.0), input_signature=[SIGNATURE[0], SIGNATURE[2]]
+        lambda x, s: random_ops.random_erasing(x, s, 1.0), input_signature=[SIGNATURE[0], SIGNATURE[2]]
     )
     np.testing.assert_array_equal(fn(image, tf.constant([0, 1])).numpy(), noisy)
 
@@ -669,10 +670,10 @@ def test_random_erasing():
 def test_random_cutout_is_cutout():
     for i in range(3):
         np.testing.assert_array_equal(
-            as_array(ops.random_cutout(IMAGE, (i, 2), 8, fill=3)),
+            as_array(random_ops.random_cutout(IMAGE, (i, 2), 8, fill=3)),
             as_array(ops.cutout(IMAGE, 8.0, (i, 2), fill=3)),
         )
-    np.testing.assert_array_equal(as_array(ops.random_cutout(IMAGE, SEED, 0)), IMAGE)
+    np.testing.assert_array_equal(as_array(random_ops.random_cutout(IMAGE, SEED, 0)), IMAGE)
 
 
 # --- argument validation ---------------------------------------------------------------
@@ -684,16 +685,16 @@ BAD_CALLS = [
     (lambda: ops.shear_x(IMAGE, 0.0, fill=-1), "-1"),
     (lambda: ops.cutout(IMAGE, 4.0, SEED, fill=256), "256"),
     (lambda: ops.rotate(IMAGE, 10.0, interpolation="cubic"), "cubic"),
-    (lambda: ops.random_rotation(IMAGE, SEED, -1.0), "-1.0"),
-    (lambda: ops.random_translation(IMAGE, SEED, 1.5), "1.5"),
-    (lambda: ops.random_erasing(IMAGE, SEED, probability=1.5), "1.5"),
-    (lambda: ops.random_erasing(IMAGE, SEED, probability=-0.1), "-0.1"),
-    (lambda: ops.random_erasing(IMAGE, SEED, area=(0.5, 0.1)), r"\(0.5, 0.1\)"),
-    (lambda: ops.random_erasing(IMAGE, SEED, ratio=(0.0, 1.0)), r"\(0.0, 1.0\)"),
-    (lambda: ops.random_erasing(IMAGE, SEED, fill="noise"), "noise"),
-    (lambda: ops.color_jitter(IMAGE, SEED, brightness=-0.1), "-0.1"),
-    (lambda: ops.color_jitter(IMAGE, SEED, hue=0.6), "0.6"),
-    (lambda: ops.random_cutout(IMAGE, SEED, -1), "-1"),
+    (lambda: random_ops.random_rotation(IMAGE, SEED, -1.0), "-1.0"),
+    (lambda: random_ops.random_translation(IMAGE, SEED, 1.5), "1.5"),
+    (lambda: random_ops.random_erasing(IMAGE, SEED, probability=1.5), "1.5"),
+    (lambda: random_ops.random_erasing(IMAGE, SEED, probability=-0.1), "-0.1"),
+    (lambda: random_ops.random_erasing(IMAGE, SEED, area=(0.5, 0.1)), r"\(0.5, 0.1\)"),
+    (lambda: random_ops.random_erasing(IMAGE, SEED, ratio=(0.0, 1.0)), r"\(0.0, 1.0\)"),
+    (lambda: random_ops.random_erasing(IMAGE, SEED, fill="noise"), "noise"),
+    (lambda: random_ops.color_jitter(IMAGE, SEED, brightness=-0.1), "-0.1"),
+    (lambda: random_ops.color_jitter(IMAGE, SEED, hue=0.6), "0.6"),
+    (lambda: random_ops.random_cutout(IMAGE, SEED, -1), "-1"),
     (lambda: ops.pca_lighting(IMAGE, 0.1, SEED, eigenvalues=(1.0, 2.0)), r"\(2,\)"),
 ]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerascnn.augment import ops, policies
+from kerascnn.augment import layers, ops, policies
 
 
 def _images(n=8, height=20, width=28, seed=0):
@@ -51,7 +51,7 @@ def test_each_image_gets_its_own_op():
 
 def test_same_seed_same_output_other_seed_other_output():
     images = _images(16)
-    for policy in (policies.RandAugment(num_ops=2, magnitude=0.5), policies.TrivialAugmentWide()):
+    for policy in (layers.RandAugment(num_ops=2, magnitude=0.5), layers.TrivialAugmentWide()):
         a = policy.augment_batch(images, [1, 2]).numpy()
         b = policy.augment_batch(images, [1, 2]).numpy()
         c = policy.augment_batch(images, [1, 3]).numpy()
@@ -62,8 +62,8 @@ def test_same_seed_same_output_other_seed_other_output():
 
 def test_eager_equals_tf_data():
     images = _images(6)
-    for policy in (policies.RandAugment(num_ops=3, magnitude=0.4, magnitude_std=0.2),
-                   policies.TrivialAugmentWide()):
+    for policy in (layers.RandAugment(num_ops=3, magnitude=0.4, magnitude_std=0.2),
+                   layers.TrivialAugmentWide()):
         eager = policy.augment_batch(images, SEED).numpy()
         ds = tf.data.Dataset.from_tensors(images).map(lambda x: policy.augment_batch(x, SEED))
         np.testing.assert_array_equal(next(iter(ds)).numpy(), eager)
@@ -74,7 +74,7 @@ def test_eager_equals_tf_data():
 
 
 def test_dynamic_shapes_in_a_graph():
-    policy = policies.TrivialAugmentWide()
+    policy = layers.TrivialAugmentWide()
     fn = tf.function(policy.augment_batch, input_signature=[
         tf.TensorSpec([None, None, None, 3], tf.uint8), tf.TensorSpec([2], tf.int64)])
     images = _images(5, 17, 23)
@@ -83,13 +83,13 @@ def test_dynamic_shapes_in_a_graph():
 
 def test_rand_augment_with_no_ops_is_the_identity():
     images = _images(4)
-    out = policies.RandAugment(num_ops=0).augment_batch(images, SEED)
+    out = layers.RandAugment(num_ops=0).augment_batch(images, SEED)
     np.testing.assert_array_equal(out.numpy(), images.numpy())
 
 
 def test_magnitude_zero_is_the_identity_for_every_op_with_a_strength():
     with_strength = [n for n, s in policies.ALL_OPS.items() if s.max_level is not None]
-    policy = policies.RandAugment(num_ops=4, magnitude=0.0, ops=with_strength)
+    policy = layers.RandAugment(num_ops=4, magnitude=0.0, ops=with_strength)
     images = _images(32)
     np.testing.assert_array_equal(policy.augment_batch(images, SEED).numpy(), images.numpy())
 
@@ -126,7 +126,7 @@ def _chi_square(counts):
 
 def test_trivial_augment_ops_and_strengths_are_uniform():
     n = 10_000
-    sample = policies.sample_trivial_augment(tf.constant([7, 7]), n, 14)
+    sample = policies.sample_trivial_augment(tf.constant([7, 7]), n, 14, layers.TRIVIAL_AUGMENT_BINS)
     ops_drawn = sample.indices.numpy().ravel()
     bins = np.round(sample.magnitudes.numpy().ravel() * 30).astype(int)
     # chi-square critical values at p = 0.001: df 13 -> 34.53, df 30 -> 59.70.
@@ -176,7 +176,7 @@ def test_magnitude_zero_skips_the_op():
 def test_trivial_augment_applies_its_drawn_op_uniformly():
     # Through the policy itself, with strength-free ops that each leave a
     # signature on a constant image.
-    policy = policies.TrivialAugmentWide(ops=["identity", "invert", "grayscale"])
+    policy = layers.TrivialAugmentWide(ops=["identity", "invert", "grayscale"])
     images = tf.constant(np.tile(np.array([[[[10, 200, 90]]]], np.uint8), (3000, 2, 2, 1)))
     out = policy.augment_batch(images, SEED).numpy()[:, 0, 0]
     gray = (10 * 19595 + 200 * 38470 + 90 * 7471 + 2**15) >> 16  # Pillow's L
@@ -197,7 +197,7 @@ def test_rand_augment_magnitude_std_is_clipped_noise():
 def test_keras_layer_in_a_model_and_round_trip(tmp_path):
     import keras
 
-    layer = policies.RandAugment(num_ops=2, magnitude=0.6, seed=5)
+    layer = layers.RandAugment(num_ops=2, magnitude=0.6, seed=5)
     inputs = keras.Input((20, 28, 3))
     model = keras.Model(inputs, layer(inputs))
     images = tf.cast(_images(4), tf.float32)
@@ -208,15 +208,15 @@ def test_keras_layer_in_a_model_and_round_trip(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     restored = loaded.layers[-1]
-    assert isinstance(restored, policies.RandAugment)
+    assert isinstance(restored, layers.RandAugment)
     assert (restored.num_ops, restored.magnitude) == (2, 0.6)
-    trivial = policies.TrivialAugmentWide(ops=["rotate", "cutout"], fill=128)
-    again = policies.TrivialAugmentWide.from_config(trivial.get_config())
+    trivial = layers.TrivialAugmentWide(ops=["rotate", "cutout"], fill=128)
+    again = layers.TrivialAugmentWide.from_config(trivial.get_config())
     assert again.op_names == ("rotate", "cutout") and again.fill == 128
 
 
 def test_layer_on_one_image_and_in_tf_data():
-    layer = policies.TrivialAugmentWide(seed=1)
+    layer = layers.TrivialAugmentWide(seed=1)
     image = tf.cast(_images(1)[0], tf.float32)
     assert layer(image).shape == image.shape
     ds = tf.data.Dataset.from_tensors(tf.cast(_images(4), tf.float32)).map(layer)
@@ -233,12 +233,12 @@ def test_layer_on_one_image_and_in_tf_data():
 ])
 def test_bad_arguments_name_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        policies.RandAugment(**kwargs)
+        layers.RandAugment(**kwargs)
 
 
 def test_make_policy():
-    assert policies.make_policy("none") is None
-    assert isinstance(policies.make_policy("rand_augment", num_ops=1), policies.RandAugment)
-    assert isinstance(policies.make_policy("trivial_augment"), policies.TrivialAugmentWide)
+    assert layers.make_policy("none") is None
+    assert isinstance(layers.make_policy("rand_augment", num_ops=1), layers.RandAugment)
+    assert isinstance(layers.make_policy("trivial_augment"), layers.TrivialAugmentWide)
     with pytest.raises(ValueError, match="auto_augment.*allowed"):
-        policies.make_policy("auto_augment")
+        layers.make_policy("auto_augment")

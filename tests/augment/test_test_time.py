@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from kerascnn.augment import test_time as tta
-from kerascnn.data import pipeline
+from kerascnn.augment import crops
 
 
 def _ramp(height, width, channels=3, offset=0.0):
@@ -81,7 +81,7 @@ def test_center_crop_without_resize_is_the_central_slice():
 def test_center_crop_matches_the_eval_pipeline(shape):
     image = _random_batch(1, *shape)[0]
     ours = tta.center_crop(image, (24, 32)).numpy()
-    theirs = pipeline.center_crop(tf.constant(image), (24, 32)).numpy()
+    theirs = crops.center_crop(tf.constant(image), (24, 32)).numpy()
     assert ours.shape == (24, 32, 3)
     np.testing.assert_array_equal(ours, theirs)
 

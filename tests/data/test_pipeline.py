@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from kerascnn import data
+from kerascnn.augment import crops
 from kerascnn.data import pipeline
 
 
@@ -173,7 +174,7 @@ def test_scale_aug_short_side_is_drawn_from_the_scaled_range():
     lows, highs = round(256 * 32 / 224), round(480 * 32 / 224)  # 37, 69
     short_sides = []
     for i in range(40):
-        out = pipeline.scale_aug(image, (32, 32), tf.constant([i, 0])).numpy()
+        out = crops.scale_aug(image, (32, 32), tf.constant([i, 0])).numpy()
         assert out.shape == (32, 32, 3)
         slope = np.median(np.diff(out[16, 4:-4, 0]))
         short_sides.append(64 * 2 / slope)
@@ -185,7 +186,7 @@ def test_scale_aug_short_side_is_drawn_from_the_scaled_range():
 def _boxes(height, width, n=2000):
     boxes = (
         tf.data.Dataset.range(n)
-        .map(lambda i: pipeline.sample_resized_crop_box(height, width, tf.stack([i, 5])))
+        .map(lambda i: crops.sample_resized_crop_box(height, width, tf.stack([i, 5])))
         .batch(n)
         .get_single_element()
     )
@@ -226,19 +227,19 @@ def test_resized_crop_aspect_ratio_is_log_uniform():
     ],
 )
 def test_resized_crop_falls_back_to_a_center_crop(height, width, expected):
-    box = pipeline.sample_resized_crop_box(height, width, tf.constant([1, 2]))
+    box = crops.sample_resized_crop_box(height, width, tf.constant([1, 2]))
     assert tuple(int(b) for b in box) == expected
 
 
 def test_random_resized_crop_is_the_resized_sampled_box():
     image = tf.constant(_random_images([(50, 70, 3)])[0], tf.float32)
     seed = tf.constant([4, 2])
-    top, left, h, w = (int(b) for b in pipeline.sample_resized_crop_box(50, 70, seed))
+    top, left, h, w = (int(b) for b in crops.sample_resized_crop_box(50, 70, seed))
     expected = tf.image.resize(
         image[top : top + h, left : left + w], (16, 16), antialias=True
     )
     np.testing.assert_allclose(
-        pipeline.random_resized_crop(image, (16, 16), seed), expected, atol=1e-4
+        crops.random_resized_crop(image, (16, 16), seed), expected, atol=1e-4
     )
 
 

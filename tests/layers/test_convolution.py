@@ -163,6 +163,25 @@ def test_flattened_conv():
     assert measured_macs(model) == 7 * 7 * 3 * 4 + 4 * 7 * 3 * 4 + 4 * 4 * 3 * 4
 
 
+@pytest.mark.parametrize("strides", [(2, 1), (1, 2), (4, 2), (3, 2), (2, 2)])
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_any_stride_depthwise_matches_numpy(strides, padding):
+    """Unequal strides (which TF's non-oneDNN CPU kernel rejects) equal the NumPy reference."""
+    x = sample((2, 11, 9, 3))
+    layer = conv.AnyStrideDepthwiseConv2D((3, 2), strides=strides, padding=padding,
+                                          depth_multiplier=2, use_bias=True,
+                                          bias_initializer="random_normal")
+    y = np.asarray(layer(x))
+    pad = 0
+    if padding == "same":  # Keras "same": ceil(n / s) outputs, the odd pixel after
+        totals = [max((-(-n // s) - 1) * s + k - n, 0)
+                  for n, s, k in zip((11, 9), strides, (3, 2))]
+        pad = tuple((t // 2, t - t // 2) for t in totals)
+    ref = depthwise_ref(x, layer.kernel.numpy(), layer.bias.numpy(), strides=strides, pad=pad)
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+    assert y.shape == tuple(layer.compute_output_shape(x.shape))
+
+
 def test_flattened_conv_is_a_rank_one_3d_filter():
     # Jin et al. 2014: the three 1-D filters compose into K[a, b, c, n] = v[a, n] h[b, n] l[c, n].
     x = sample((2, 6, 6, 3))
@@ -439,6 +458,7 @@ BUILDERS = {
     "pointwise": lambda x: conv.pointwise_conv(x, 6, use_bias=True),
     "spatial_separable": lambda x: conv.spatial_separable_conv(x, 6, strides=2),
     "flattened": lambda x: conv.flattened_conv(x, 6, use_bias=True),
+    "flattened_strided": lambda x: conv.flattened_conv(x, 6, strides=2),
     "depthwise": lambda x: conv.depthwise_conv(x, depth_multiplier=2, strides=2),
     "depthwise_separable": lambda x: conv.depthwise_separable_conv(x, 6, strides=2),
     "grouped": lambda x: conv.grouped_conv(x, 6, 3, groups=2, use_bias=True),
@@ -480,11 +500,13 @@ def test_grouped_conv_and_shuffle_convert_to_builtin_tflite(tmp_path):
     x = conv.ChannelShuffle(3)(x)
     x = conv.depthwise_separable_conv(x, 12, name="dws")
     x = conv.grouped_conv(x, 12, 1, groups=4, name="g2")
+    x = conv.flattened_conv(x, 12, strides=2, name="fl")  # unequal depthwise strides
     model = keras.Model(inp, x)
     exporter.write_saved_model(model, tmp_path, (8, 8, 3))
     flatbuffer = exporter.convert_to_tflite(tmp_path)  # raises on non-builtin ops
     ops = exporter.tflite_ops(flatbuffer)
     assert not ops["custom"] and "CONV_2D" in ops["builtin"] and "TRANSPOSE" in ops["builtin"]
+    assert "DEPTHWISE_CONV_2D" in ops["builtin"]
 
     images = RNG.integers(0, 256, (2, 8, 8, 3)).astype("uint8")
     runner = Interpreter(model_content=flatbuffer).get_signature_runner(exporter.SIGNATURE_KEY)

@@ -205,10 +205,12 @@ def test_input_tensor():
     ({"input_shape": (16, 16, 3)}, "height and width >= 32"),
     ({"input_shape": (64, 64)}, r"\(height, width, channels\)"),
     ({"preprocessing": "torch"}, "Unknown preprocessing"),
-    ({"block": "basic"}, "unknown argument|multiple values"),
+    ({"block": "bottleneck"}, r"fixes block='basic'; it cannot be passed"),
+    ({"stride_in_1x1": False}, "applies to bottleneck blocks only"),
+    ({"n_classes": 10}, r"unknown argument\(s\) \['n_classes'\]"),
 ])
 def test_bad_arguments(kwargs, match):
-    with pytest.raises((ValueError, TypeError), match=match):
+    with pytest.raises(ValueError, match=match):
         kerascnn.create_model("resnet18", **kwargs)
 
 

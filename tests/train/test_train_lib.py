@@ -109,7 +109,10 @@ def test_load_run_and_missing_checkpoint(trained, tmp_path):
     ({"augment.crop": "center"}, ValueError, "crop"),
     ({"model.kwargs": {"input_shape": [64, 64, 3]}}, ValueError, "do not fit|takes"),
     ({"model.kwargs": {"classes": 1}}, ValueError, "sets 1 classes but dataset 'digits' has 10"),
-    ({"model.kwargs": {"depth": 3}}, ValueError, r"unknown argument\(s\) \['depth'\]"),
+    ({"model.kwargs": {"depth": 3}}, ValueError, r"fixes depth=20; it cannot be passed"),
+    ({"model.kwargs": {"widen": 3}}, ValueError, r"unknown argument\(s\) \['widen'\]"),
+    ({"augment.pca_basis": "cifar"}, ValueError, "pca_basis 'cifar'; allowed: imagenet, dataset"),
+    ({"eval.resize": "crop"}, ValueError, "resize 'crop'; allowed: resize, center_crop"),
 ])
 def test_bad_input_fails_before_training(overrides, error, match, tmp_path, monkeypatch):
     def no_fit(*args, **kwargs):
@@ -148,7 +151,7 @@ def test_config_files_load_and_match_the_papers():
         assert [round(e * 391) for e in t["lr_decay_epochs"]] == [32000, 48000]
         assert t["epochs"] * 391 >= 64000 > (t["epochs"] - 1) * 391
         a = configs[name]["augment"]
-        assert (a["crop"], a["padding"], a["flip"], a["eval_resize"]) == (
+        assert (a["crop"], a["padding"], a["flip"], configs[name]["eval"]["resize"]) == (
             "pad_crop", 4, True, "resize")
         # The paper's recipe has no policy or mixing; the keys are there to switch on.
         assert (a["policy"], a["mix"]) == ("none", "none")

@@ -1,0 +1,149 @@
+"""Every private Keras / TensorFlow internal kerascnn relies on, each with its reason.
+
+Keras and TensorFlow are pinned in pyproject.toml to the versions the test
+suite has passed on; a rename in a new release breaks one function here
+(and its test), not a user's run. Nothing else in the package touches a
+private name of Keras or TensorFlow.
+"""
+
+import importlib
+
+import keras
+
+
+def require_tensorflow(what):
+    """The `tensorflow` module, or an ImportError saying that `what` needs it.
+
+    `what` names the part of kerascnn, e.g. "kerascnn.data".
+
+    Models, layers and `inspect.costs` run under any Keras backend; tf.data,
+    the augmentation pipelines, training and export need TensorFlow.
+    """
+    try:
+        return importlib.import_module("tensorflow")
+    except ImportError as err:
+        raise ImportError(
+            f"{what} needs TensorFlow (tf.data, tf.image, the TensorFlow backend), "
+            "which is not installed here. Install kerascnn with its dependencies "
+            "(pip install kerascnn), or use only the models, layers and "
+            "kerascnn.inspect.costs, which run under KERAS_BACKEND=jax without it."
+        ) from err
+
+
+# --------------------------------------------------------------------- training
+
+
+def set_initial_epoch(model, epoch):
+    """Makes the running `fit()` start its epoch loop at `epoch`.
+
+    Reason: Keras has no public way for a callback to move `fit()`'s first
+    epoch; its own `BackupAndRestore` sets `model._initial_epoch` in
+    `on_train_begin`, and every backend's `fit()` reads it. `ResumableBackup`
+    checks in `on_epoch_begin` that it took effect.
+    """
+    if not hasattr(model, "_initial_epoch"):
+        raise RuntimeError(
+            f"keras {keras.__version__}: Model has no `_initial_epoch`, the hook "
+            "resumed runs use to start at their epoch; kerascnn supports the Keras "
+            "versions pinned in its pyproject.toml."
+        )
+    model._initial_epoch = epoch
+
+
+# ----------------------------------------------------------------------- layers
+
+
+def allow_non_tensor_positional_args(layer):
+    """Lets `layer` be called on NumPy images and Python values positionally.
+
+    Reason: Keras 3 refuses any positional argument that is not a backend
+    tensor unless the layer sets `_allow_non_tensor_positional_args`, and the
+    augmentation policy layers are called on uint8 NumPy images in tf.data.
+    """
+    layer._allow_non_tensor_positional_args = True
+
+
+# ------------------------------------------------------------- walking a model
+
+
+def trace_output_spec(fn, *args, **kwargs):
+    """Runs `fn` on symbolic inputs under any backend and returns its output spec.
+
+    Reason: `kerascnn.inspect.costs` traces a subclassed layer's `call` to see
+    its sub-layers; Keras's public `Layer.compute_output_spec` skips the trace
+    when a layer defines `compute_output_shape`, and only
+    `keras.src.backend.compute_output_spec` always traces.
+    """
+    from keras.src.backend import compute_output_spec
+
+    return compute_output_spec(fn, *args, **kwargs)
+
+
+def functional_graph(layer):
+    """The Functional model to walk for a Functional model or built Sequential, or None.
+
+    Reason: a Sequential keeps its graph in the private `_functional`; a
+    Functional is recognised by the private graph it walks (`_nodes_by_depth`,
+    `_run_through_graph`), which also covers Functional subclasses.
+    """
+    if isinstance(layer, keras.Sequential):
+        return getattr(layer, "_functional", None)
+    if hasattr(layer, "_nodes_by_depth") and hasattr(layer, "_run_through_graph"):
+        return layer
+    return None
+
+
+def run_through_graph(functional, inputs, operation_fn):
+    """Runs a Functional graph node by node, calling `operation_fn(op)(*args, **kwargs)`.
+
+    Reason: the only way to see every layer call of a Functional model with
+    the shapes of that call, without adding nodes to the graph, is the
+    private `Functional._run_through_graph` that `Functional.call` uses.
+    """
+    return functional._run_through_graph(inputs, operation_fn=operation_fn)
+
+
+def sublayers(layer, recursive=False):
+    """The layers tracked inside `layer` (not itself), in creation order.
+
+    Reason: Keras 3's public `Layer.layers` exists on models only; every
+    Layer has the private `_flatten_layers`, which `Model.layers` uses.
+    A keras.ops operation in a Functional graph has none: [].
+    """
+    if not hasattr(layer, "_flatten_layers"):
+        return []
+    return list(layer._flatten_layers(include_self=False, recursive=recursive))
+
+
+def build_shapes(layer):
+    """{argument: shape} that a layer (or subclassed model) was first built with.
+
+    Reason: a subclassed model remembers its build shape only in the private
+    `_build_shapes_dict`; `inspect.costs` uses it as the default input shape.
+    """
+    return getattr(layer, "_build_shapes_dict", None) or {}
+
+
+# ---------------------------------------------------------------------- tf.data
+
+
+def shuffle_with_tensor_seed(ds, buffer_size, seed):
+    """`ds.shuffle(buffer_size)` seeded by a tensor [2], e.g. one derived per epoch.
+
+    Reason: `Dataset.shuffle` takes Python seeds only, and a seed per epoch
+    (so that a resumed run sees the epochs an uninterrupted one would) needs
+    a tensor; this calls the raw `ShuffleDatasetV3` kernel that
+    `Dataset.shuffle` calls, through the public variant round trip.
+    """
+    tf = require_tensorflow("Seeded shuffling")
+    specs = tf.nest.flatten(ds.element_spec)
+    seed = tf.cast(seed, tf.int64)
+    # (0, 0) would mean "nondeterministic" to the kernel.
+    seed2 = tf.where(tf.equal(seed[1], 0), tf.constant(1, tf.int64), seed[1])
+    variant = tf.raw_ops.ShuffleDatasetV3(
+        input_dataset=tf.data.experimental.to_variant(ds),
+        buffer_size=tf.constant(buffer_size, tf.int64), seed=seed[0], seed2=seed2,
+        seed_generator=tf.raw_ops.DummySeedGenerator(), reshuffle_each_iteration=False,
+        output_types=[s.dtype for s in specs], output_shapes=[s.shape for s in specs],
+    )
+    return tf.data.experimental.from_variant(variant, ds.element_spec)

@@ -1,0 +1,133 @@
+"""The contract every registered model keeps, present and future: run over `list_models()`.
+
+Builds at a small input with an odd class count, gives finite logits, takes
+the keras.applications arguments with their defaults, pools or not without
+the top, round-trips through `.keras` without custom_objects, gets a
+gradient on every trainable weight from one SGD step, and refuses an unknown
+or fixed argument with a ValueError that names it and the allowed ones.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+import kerascnn
+from kerascnn import registry
+from kerascnn.models import _common
+
+CLASSES = 7
+SIZE = 32  # every family so far takes 32 x 32; a family that cannot adds itself here
+INPUT_SIZE = {}
+
+# keras.applications' defaults for the arguments every model takes, except the
+# two kerascnn changes on purpose (docs/models.md): nothing is downloaded, so
+# weights=None, and models give logits, so classifier_activation=None.
+KERAS_APPLICATIONS = inspect.signature(keras.applications.ResNet50).parameters
+DELIBERATE = {"weights": (None, "imagenet"), "classifier_activation": (None, "softmax")}
+
+
+def names():
+    return kerascnn.list_models()
+
+
+def size(name):
+    return INPUT_SIZE.get(name, SIZE)
+
+
+def images(name, n, seed=0):
+    s = size(name)
+    return np.random.default_rng(seed).uniform(0, 255, (n, s, s, 3)).astype("float32")
+
+
+def test_registry_is_not_empty():
+    assert len(names()) >= 10
+
+
+@pytest.mark.parametrize("name", names())
+def test_keras_applications_arguments_and_defaults(name):
+    params = inspect.signature(registry.get_builder(name)).parameters
+    for arg, ours in _common.APPLICATION_DEFAULTS.items():
+        assert arg in params, f"{name} lacks {arg}"
+        assert params[arg].default == ours, (name, arg)
+        theirs = KERAS_APPLICATIONS[arg].default
+        if arg in DELIBERATE:
+            assert (ours, theirs) == DELIBERATE[arg]
+        else:
+            assert ours == theirs, (name, arg)
+    assert params["name"].default == name  # the model is called by its registered name
+
+
+@pytest.mark.parametrize("name", names())
+def test_unknown_and_fixed_arguments_are_refused_before_building(name, monkeypatch):
+    def no_layers(*args, **kwargs):
+        raise AssertionError("a layer was built")
+
+    monkeypatch.setattr(keras.layers.Layer, "__init__", no_layers)
+    with pytest.raises(ValueError, match=r"unknown argument\(s\) \['not_an_argument'\]") as err:
+        kerascnn.create_model(name, not_an_argument=1)
+    assert "'classes'" in str(err.value) and "'include_top'" in str(err.value)
+    builder = registry.get_builder(name)
+    for arg in getattr(builder, "fixed", {}):
+        with pytest.raises(ValueError, match=rf"fixes {arg}\b.*cannot be passed"):
+            kerascnn.create_model(name, **{arg: None})
+        # The variant function itself (not only create_model) refuses it too.
+        with pytest.raises(ValueError, match=rf"fixes {arg}\b"):
+            builder(**{arg: None})
+    with pytest.raises(ValueError, match="disagree"):
+        kerascnn.create_model(name, classes=5, num_classes=6)
+
+
+@pytest.mark.parametrize("name", names())
+def test_builds_trains_and_round_trips(name, tmp_path):
+    model = kerascnn.create_model(name, input_shape=(size(name), size(name), 3),
+                                  num_classes=CLASSES)
+    assert model.name == name
+    x = images(name, 2)
+    logits = np.asarray(model(x, training=False))
+    assert logits.shape == (2, CLASSES) and np.all(np.isfinite(logits))
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)  # no custom_objects: import kerascnn is enough
+    np.testing.assert_allclose(np.asarray(again(x, training=False)), logits, atol=1e-5)
+
+    # One SGD step: every trainable weight gets a finite, non-zero gradient and moves.
+    # Three images, so that BatchNorm on a 1 x 1 map does not pin its outputs to +-1.
+    batch = images(name, 3, seed=1)
+    labels = tf.one_hot([0, 3, 6], CLASSES)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
+            labels, model(batch, training=True), from_logits=True))
+    grads = tape.gradient(loss, model.trainable_weights)
+    dead = [w.path for w, g in zip(model.trainable_weights, grads)
+            if g is None or not np.any(np.asarray(g))]
+    assert not dead, f"no gradient for {dead[:5]}"
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in grads)
+    before = [w.numpy().copy() for w in model.trainable_weights]
+    keras.optimizers.SGD(0.01).apply(grads, model.trainable_weights)
+    still = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(w.numpy(), b)]
+    assert not still, f"unchanged by the SGD step: {still[:5]}"
+
+
+@pytest.mark.parametrize("name", names())
+def test_features_without_the_top(name):
+    shape = (size(name), size(name), 3)
+    x = images(name, 2)
+    weights = None
+    for pooling, rank in ((None, 4), ("avg", 2), ("max", 2)):
+        model = kerascnn.create_model(name, include_top=False, pooling=pooling, input_shape=shape)
+        assert len(model.output_shape) == rank, (pooling, model.output_shape)
+        if weights is None:
+            weights = model.get_weights()
+        model.set_weights(weights)  # the same backbone, so the pools can be checked
+        out = np.asarray(model(x, training=False))
+        assert out.shape[0] == 2 and np.all(np.isfinite(out))
+        assert not any(layer.name == "predictions" for layer in model.layers)
+        if pooling is None:
+            features = out
+        else:
+            reduce = np.mean if pooling == "avg" else np.max
+            np.testing.assert_allclose(out, reduce(features, axis=(1, 2)), rtol=1e-4, atol=1e-4)
