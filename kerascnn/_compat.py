@@ -6,6 +6,7 @@ suite has passed on; a rename in a new release breaks one function here
 private name of Keras or TensorFlow.
 """
 
+import functools
 import importlib
 
 import keras
@@ -122,6 +123,39 @@ def build_shapes(layer):
     `_build_shapes_dict`; `inspect.costs` uses it as the default input shape.
     """
     return getattr(layer, "_build_shapes_dict", None) or {}
+
+
+@functools.cache
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process.
+
+    Reason: some ops are several times faster one way on oneDNN and another
+    way on TensorFlow's own (Eigen) kernels, which it uses on AVX2-only CPUs
+    or with TF_ENABLE_ONEDNN_OPTS=0; TensorFlow decides at start-up and
+    reports it only through the private `_pywrap_util_port.IsMklEnabled`.
+    """
+    require_tensorflow("Choosing a CPU kernel")
+    from tensorflow.python.util import _pywrap_util_port
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def switch_case_as_call(branch_index, branch_fns):
+    """`tf.switch_case` that runs as one call of the chosen branch's function.
+
+    Reason: inside `tf.function` and `tf.data`, `tf.switch_case` is lowered
+    to Switch / Merge nodes, and the executor then propagates dead tensors
+    through every branch not taken; for a policy's op table on one 32 x 32
+    image that costs more than the op itself (RandAugment per image: 2x
+    slower). Only the private `cond_v2.indexed_case` can keep the Case op as
+    a function call (`lower_using_switch_merge=False`).
+    """
+    tf = require_tensorflow("Per-image augmentation")
+    if tf.executing_eagerly():  # eagerly only the chosen branch runs anyway
+        return tf.switch_case(branch_index, branch_fns)
+    from tensorflow.python.ops import cond_v2
+
+    return cond_v2.indexed_case(branch_index, branch_fns, lower_using_switch_merge=False)
 
 
 # ---------------------------------------------------------------------- tf.data

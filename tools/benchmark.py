@@ -4,6 +4,7 @@
     python tools/benchmark.py grouped_conv [--repeats=10]
     python tools/benchmark.py augment [--sizes=32,224] [--repeats=3] [--cases=RandAugment,...]
     python tools/benchmark.py augment_epoch [--repeats=3]
+    python tools/benchmark.py augment_ops [--sizes=32,224] [--repeats=3]
 
 Prints, per layer, the median ms of a forward call and of a forward+backward
 call (gradients for the input and every trainable weight), each inside a
@@ -150,6 +151,11 @@ def augment_epoch(shape, repeats):
     _augment_suites().augment_epoch(repeats)
 
 
+def augment_ops(shape, repeats):
+    """Microseconds per image of each augmentation op, batched and on one image."""
+    _augment_suites().augment_ops([int(s) for s in _SIZES.value], repeats)
+
+
 def _augment_suites():
     try:
         import benchmark_augment  # run as tools/benchmark.py
@@ -160,7 +166,7 @@ def _augment_suites():
 
 # subcommand -> function(shape, repeats)
 SUITES = {"norms": norms, "grouped_conv": grouped_conv, "augment": augment,
-          "augment_epoch": augment_epoch}
+          "augment_epoch": augment_epoch, "augment_ops": augment_ops}
 
 
 def main(argv):

@@ -6,13 +6,21 @@ and for the layers a Keras user would pick instead, at each size, in one run.
 Each case gets a warm-up pass, then `repeats` timed passes taken in turn
 with the other cases (so drift in the machine's load hits all alike); the
 median is shown.
-kerascnn's policies run as the training pipeline runs them: each image
-draws its own ops, and each op is applied once per batch to the images that
-drew it. Keras's and keras-cv's RandAugment run per image (a map before
-batching) and batched (their layer on the batch); the ratios use both.
+Every RandAugment / TrivialAugment runs in both call styles: per image (a
+map before batching, as keras-cv documents its layer; ours goes through
+`policy.augment`) and batched (the layer on each batch; ours through
+`policy.augment_batch`, as the training pipeline runs it: each image draws
+its own ops, each op runs once per batch on the images that drew it). The
+ratios compare like with like.
 
 `augment_epoch`: seconds per ResNet-20 training epoch on the digits with
-flip + crop only, and with RandAugment / TrivialAugment on.
+flip + crop only, and with RandAugment / TrivialAugment on, as training
+runs them: one `fit` over several epochs per setting and round (the
+settings alternate round by round), each fit's first epoch (which starts
+the pipeline) left out.
+
+`augment_ops`: microseconds per image of each uint8 op, on batches and on
+single images, at each size; and the two SMOOTH filters `sharpness` picks from.
 """
 
 import os
@@ -140,6 +148,10 @@ def cases(size):
         ("kerascnn RandAugment N=2 m=0.3", "ours", _policy_batched(rand2)),
         ("kerascnn RandAugment N=1 m=0.3", "ours", _policy_batched(rand1)),
         ("kerascnn TrivialAugmentWide", "ours", _policy_batched(trivial)),
+        ("kerascnn RandAugment N=2 (per image)", "ours", _per_image_seeded(
+            lambda x, s: tf.cast(rand2.augment(x, s), tf.float32))),
+        ("kerascnn TrivialAugmentWide (per image)", "ours", _per_image_seeded(
+            lambda x, s: tf.cast(trivial.augment(x, s), tf.float32))),
         ("keras RandAugment (per image)", "keras",
          _per_image_layer(keras.layers.RandAugment(value_range=(0, 255), num_ops=2))),
         ("keras RandAugment (batched)", "keras",
@@ -198,15 +210,16 @@ def augment(sizes, repeats, images, only=()):
     print(f"\nimages/s in tf.data (AUTOTUNE map, batch {BATCH}), median of {repeats}, "
           f"{os.cpu_count()} CPUs, TF {tf.__version__}, Keras {keras.__version__}")
     names = list(dict.fromkeys(name for _, name in results))
-    print(f"{'case':36} " + " ".join(f"{f'{s}x{s}':>10}" for s in sizes))
+    print(f"{'case':39} " + " ".join(f"{f'{s}x{s}':>10}" for s in sizes))
     for name in names:
-        print(f"{name:36} " + " ".join(f"{results.get((s, name), float('nan')):10.0f}" for s in sizes))
+        print(f"{name:39} " + " ".join(f"{results.get((s, name), float('nan')):10.0f}" for s in sizes))
     print("\nratios (ours / theirs):")
     pairs = [
         ("kerascnn flip + pad-crop + RandAugment", "kerascnn flip + pad-crop"),
-        ("kerascnn RandAugment N=2 m=0.3", "keras-cv RandAugment (per image)"),
+        ("kerascnn RandAugment N=2 (per image)", "keras-cv RandAugment (per image)"),
+        ("kerascnn TrivialAugmentWide (per image)", "keras-cv RandAugment (per image)"),
         ("kerascnn RandAugment N=2 m=0.3", "keras-cv RandAugment (batched)"),
-        ("kerascnn RandAugment N=2 m=0.3", "keras RandAugment (per image)"),
+        ("kerascnn RandAugment N=2 (per image)", "keras RandAugment (per image)"),
         ("kerascnn RandAugment N=2 m=0.3", "keras RandAugment (batched)"),
         ("kerascnn TrivialAugmentWide", "kerascnn RandAugment N=1 m=0.3"),
         ("kerascnn Mixup (batch)", "keras MixUp (batch)"),
@@ -219,11 +232,16 @@ def augment(sizes, repeats, images, only=()):
             continue
         ratios = [results.get((s, ours), float("nan")) / results.get((s, theirs), float("nan"))
                   for s in sizes]
-        print(f"{ours:32} / {theirs:34} " + " ".join(f"{r:9.2f}x" for r in ratios))
+        print(f"{ours:39} / {theirs:34} " + " ".join(f"{r:9.2f}x" for r in ratios))
 
 
 def augment_epoch(repeats, epochs=3):
-    """Seconds per ResNet-20 epoch on the digits (batch 64), by augmentation."""
+    """Seconds per ResNet-20 epoch on the digits (batch 64), by augmentation.
+
+    Each round fits every setting for `epochs` + 1 epochs in one `fit`, as
+    training does (the pipeline holds all epochs), and keeps the epochs after
+    the first; the settings take turns, so load drift hits all alike.
+    """
     import keras
     import tensorflow as tf
     from tqdm import tqdm
@@ -238,24 +256,89 @@ def augment_epoch(repeats, epochs=3):
         "+ RandAugment N=2 m=0.3": {"policy": "rand_augment"},
         "+ TrivialAugmentWide": {"policy": "trivial_augment"},
     }
+
+    class EpochTimes(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
     models = {}
     for name, extra in settings.items():
         model = create_model("resnet20", input_shape=(32, 32, 3), classes=10)
         model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
                       loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-        ds = data.train_pipeline(raw, batch_size=64, image_size=32, num_classes=10, padding=2,
-                                 flip=True, epochs=None, **extra).repeat()
-        models[name] = (model, ds)
-        model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)  # warm up (trace)
+        models[name] = (model, extra)
     times = {name: [] for name in settings}
-    for _ in tqdm(range(repeats * epochs), desc="augment_epoch", unit="epoch"):
-        for name, (model, ds) in models.items():  # alternate, so load drift hits all
-            start = time.perf_counter()
-            model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
-            times[name].append(time.perf_counter() - start)
-    base = sorted(times["flip + pad-crop only"])[len(times["flip + pad-crop only"]) // 2]
-    print(f"\nResNet-20 on digits ({n} images, batch 64, {steps} steps), median s per epoch, "
-          f"{os.cpu_count()} CPUs, TF {tf.__version__}")
-    for name, ts in times.items():
-        median = sorted(ts)[len(ts) // 2]
+    with tqdm(total=repeats * len(settings), desc="augment_epoch", unit="fit") as bar:
+        for r in range(repeats):
+            for name, (model, extra) in models.items():  # alternate settings
+                ds = data.train_pipeline(raw, batch_size=64, image_size=32, num_classes=10,
+                                         padding=2, flip=True, seed=r, epochs=epochs + 1,
+                                         **extra)
+                timer = EpochTimes()
+                model.fit(ds, epochs=epochs + 1, steps_per_epoch=steps, verbose=0,
+                          callbacks=[timer])
+                times[name] += timer.times[1:]
+                bar.update()
+    medians = {name: sorted(ts)[len(ts) // 2] for name, ts in times.items()}
+    base = medians["flip + pad-crop only"]
+    print(f"\nResNet-20 on digits ({n} images, batch 64, {steps} steps), median s per epoch "
+          f"of {repeats} x {epochs}, {os.cpu_count()} CPUs, TF {tf.__version__}")
+    for name, median in medians.items():
         print(f"{name:28} {median:7.2f} s  ({median / base:5.2f}x flip + crop)")
+
+
+def augment_ops(sizes, repeats):
+    """Microseconds per image of each op of `policies.ALL_OPS`, batched and single."""
+    import numpy as np
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    from kerascnn import _compat
+    from kerascnn.augment import ops, policies
+
+    def per_image_us(fn, x, loops=20):
+        @tf.function
+        def run(x):
+            return tf.while_loop(lambda i, y: i < loops, lambda i, y: (i + 1, fn(y)), (0, x))[1]
+
+        run(x)  # trace, warm up
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            run(x)
+            best = min(best, time.perf_counter() - start)
+        count = x.shape[0] if x.shape.rank == 4 else 1
+        return 1e6 * best / loops / count
+
+    rows = {}
+    seed = tf.constant([1, 2])
+    for size in sizes:
+        batch = 64 if size <= 64 else 8
+        images = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, size, size, 3),
+                                                               dtype=np.uint8))
+        for name, spec in tqdm(list(policies.ALL_OPS.items()), desc=f"ops {size}x{size}"):
+            kwargs = {"fill": 0} if policies._takes_fill(spec.function) else {}
+            level = 1.0 if spec.max_level is None else 0.3 * spec.max_level
+            for shape, x in (("batch", images), ("single", images[0])):
+                fn = lambda y, s=spec, k=kwargs, lv=level: s.function(y, lv, seed, **k)  # noqa: E731
+                rows[name, size, shape] = per_image_us(fn, x)
+        floats = tf.cast(images, tf.float32)
+        for depthwise in (True, False):
+            label = "SMOOTH " + ("depthwise conv" if depthwise else "shifted sums")
+            for shape, x in (("batch", floats), ("single", floats[0])):
+                fn = lambda y, d=depthwise: ops.smooth_filter(y, depthwise=d) * 0.5  # noqa: E731
+                rows[label, size, shape] = per_image_us(fn, x)
+    print(f"\nus per image (best of {repeats}), batch 64 at 32x32 and 8 at larger sizes; "
+          f"oneDNN kernels: {_compat.onednn_enabled()}, {os.cpu_count()} CPUs, "
+          f"TF {tf.__version__}")
+    print(f"{'op':26} " + " ".join(f"{f'{s} batch':>11} {f'{s} single':>11}" for s in sizes))
+    for name in dict.fromkeys(n for n, _, _ in rows):
+        print(f"{name:26} " + " ".join(
+            f"{rows[name, s, 'batch']:11.1f} {rows[name, s, 'single']:11.1f}" for s in sizes))

@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerascnn import _checks as checks
+from kerascnn import _compat
 from kerascnn.augment import _pixels as px
 
 # AlexNet "PCA lighting" basis of ImageNet RGB in [0, 1], as used by
@@ -249,13 +250,11 @@ def sharpness(image, level, seed=None):
     if static == 0.0:
         return image
     x = tf.cast(image, tf.float32)
-    batch = x if image.shape.rank == 4 else x[None]
-    # SMOOTH as a depthwise convolution with the kernel / 13. The sum is 1/13
-    # of a whole number, never within 1/26 of a half, so float error cannot
-    # change the rounding (tf.round's ties-to-even never comes into play).
-    smooth = tf.round(tf.nn.depthwise_conv2d(batch, _SMOOTH_KERNEL, [1, 1, 1, 1], "SAME"))
-    if image.shape.rank == 3:
-        smooth = smooth[0]
+    # oneDNN's depthwise convolution is the fastest SMOOTH on batches; without
+    # oneDNN (AVX2-only CPUs) TensorFlow's is 3-4x slower than shifted sums,
+    # and on one image the sums win either way (tools/benchmark.py augment_ops).
+    depthwise = image.shape.rank == 4 and _compat.onednn_enabled()
+    smooth = smooth_filter(x, depthwise=depthwise)
     # PIL leaves the 1-pixel border as it is: level 0 there.
     static_size = px.static_size(image)
     if static_size is not None:
@@ -268,6 +267,29 @@ def sharpness(image, level, seed=None):
         inside = tf.pad(inner, [[1, 1], [1, 1]])[: shape[-3], : shape[-2], None]
     weight = px.per_pixel(level) * inside
     return px.done(px.to_uint8(x + weight * (x - smooth)), image)
+
+
+def smooth_filter(x, depthwise=False):
+    """PIL's SMOOTH filter, rounded: (3x3 neighbourhood sum + 4 x) / 13, per channel.
+
+    `x`: float32 [H, W, 3] or [B, H, W, 3] of whole numbers; the border rows and columns
+    see zeros outside (`sharpness` leaves them alone). The sum is 1/13 of a
+    whole number, never within 1/26 of a half, so float error cannot change
+    the rounding (tf.round's ties-to-even never comes into play).
+
+    Args:
+        depthwise: a depthwise convolution with the kernel / 13 (fastest on
+            batches with oneDNN), else shifted row and column sums.
+    """
+    if depthwise:
+        batch = x if x.shape.rank == 4 else x[None]
+        out = tf.round(tf.nn.depthwise_conv2d(batch, _SMOOTH_KERNEL, [1, 1, 1, 1], "SAME"))
+        return out if x.shape.rank == 4 else out[0]
+    pad = [[0, 0]] * (x.shape.rank - 3) + [[1, 1], [1, 1], [0, 0]]
+    p = tf.pad(x, pad)
+    rows = p[..., :-2, :, :] + p[..., 1:-1, :, :] + p[..., 2:, :, :]
+    box = rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]
+    return tf.round((box + 4.0 * x) * (1.0 / 13.0))
 
 
 def shear_x(image, level, seed=None, *, fill=0, interpolation="nearest"):
@@ -378,7 +400,7 @@ def pca_lighting(
 
     Args:
         eigenvalues: [3]; default the ImageNet values (`IMAGENET_PCA_EIGENVALUES`).
-        eigenvectors: [3, 3], eigenvectors as columns; see `pca_lighting_basis`
+        eigenvectors: [3, 3], eigenvectors as columns; see `kerascnn.data.pca_lighting_basis`
             to compute both for another data set.
     """
     image = px.as_image(image)
@@ -431,6 +453,9 @@ def cutout(image, level, seed=None, *, fill=0):
     mask = px.box_mask(image, top - side // 2, left - side // 2, side, side)
     return px.done(px.select(mask, np.array(fill, np.uint8), image), image)
 
+
+# The ops whose result depends on `seed` (the others ignore it).
+DRAWING_OPS = (gaussian_noise, pca_lighting, cutout)
 
 OPS = {
     "identity": identity,

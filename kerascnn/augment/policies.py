@@ -39,6 +39,7 @@ import functools
 
 import tensorflow as tf
 
+from kerascnn import _compat
 from kerascnn.augment import _pixels as px
 from kerascnn.augment import ops
 
@@ -67,6 +68,7 @@ def _relative_cutout(image, level, seed, **kwargs):
 
 
 _relative_cutout.takes_fill = True
+_relative_cutout.draws = True
 
 
 # RandAugment as torchvision 0.15+ implements it (31 bins): its maxima.
@@ -153,7 +155,7 @@ def sample_rand_augment(seed, batch_size, num_ops, magnitude, magnitude_std, num
     Returns:
         Sample(indices int32 [B, N], magnitudes float32 [B, N], signs float32 [B, N]).
     """
-    shape = tf.stack([batch_size, num_ops])
+    shape = _shape(batch_size, num_ops)
     # One draw gives the op and the sign: u uniform in [0, 2 num_choices),
     # op u mod num_choices, sign +1 if u >= num_choices (fewer kernels per
     # batch than a draw each, which shows at 32 x 32).
@@ -180,7 +182,7 @@ def sample_trivial_augment(seed, batch_size, num_choices, num_bins):
         Sample(indices int32 [B, 1], magnitudes float32 [B, 1] = bin / (num_bins - 1),
         signs float32 [B, 1]).
     """
-    shape = tf.stack([batch_size, 1])
+    shape = _shape(batch_size, 1)
     combos = num_choices * num_bins
     draw = tf.random.stateless_uniform(shape, px.as_seed(seed), 0, 2 * combos, dtype=tf.int32)
     indices = draw % num_choices
@@ -188,6 +190,13 @@ def sample_trivial_augment(seed, batch_size, num_choices, num_bins):
     magnitudes = tf.cast(strength, tf.float32) / float(num_bins - 1)
     signs = tf.cast(2 * (draw // combos) - 1, tf.float32)
     return Sample(indices, magnitudes, signs)
+
+
+def _shape(batch_size, num_ops):
+    """[B, N] of the draws: a Python list when B is a Python int (one op fewer per call)."""
+    if isinstance(batch_size, int):
+        return [batch_size, num_ops]
+    return tf.stack([batch_size, num_ops])
 
 
 # ------------------------------------------------------------------ applying
@@ -218,6 +227,43 @@ def apply_ops(images, sample, table, seed, fill=0):
     return images
 
 
+def augment_image(image, seed, sample, table, fill=0):
+    """`augment_batch` for one uint8 image [H, W, 3]: the same draws, the same result.
+
+    The per-image form (a `tf.data` map before batching, keras-cv's style):
+    each of the image's N ops is a switch over the table that calls only the
+    drawn op's function (`_compat.switch_case_as_call`), without the batch
+    form's partition and stitch. The image gets exactly what it would get
+    as a batch of one.
+    """
+    sample_seed, op_seed = tf.unstack(tf.random.split(px.as_seed(seed), 2))
+    drawn = sample(sample_seed, 1)
+    specs = list(table.values())
+    num_ops = drawn.indices.shape[-1]
+    seeds = tf.unstack(tf.random.split(op_seed, num_ops)) if num_ops else []
+    shape = image.shape
+    for i in range(num_ops):
+        branches = [
+            (lambda x=image: x) if spec.function is ops.identity else
+            functools.partial(_run_drawn_op, spec, k, len(specs), image, drawn, i, seeds[i], fill)
+            for k, spec in enumerate(specs)
+        ]
+        image = _compat.switch_case_as_call(drawn.indices[0, i], branches)
+        image.set_shape(shape)
+    return image
+
+
+def _run_drawn_op(spec, k, count, image, drawn, i, seed, fill):
+    """Op k of `count` on one image, as `apply_op` runs it (seed: the k-th of its split).
+
+    Everything is computed here, inside the branch, so that only the drawn op's
+    ops run (and the seed only for an op that draws).
+    """
+    draws = getattr(spec.function, "draws", False) or spec.function in ops.DRAWING_OPS
+    op_seed = tf.random.split(seed, count)[k] if draws else None
+    return _run_op(spec, image, drawn.magnitudes[0, i], drawn.signs[0, i], op_seed, fill)
+
+
 def augment_batch(images, seed, sample, table, fill=0):
     """Draws each image's ops with `sample(seed, batch_size)` and applies them.
 
@@ -234,9 +280,9 @@ def apply_op(images, indices, magnitudes, signs, specs, seed, fill=0):
     The batch is partitioned by op (`tf.dynamic_partition`); each op runs once,
     on just the images that drew it (skipped by `tf.cond` when none did), and
     the results are stitched back in order. Evaluating every op on every
-    image and masking (Keras's RandAugment) costs the sum of all ops; a
-    per-image `tf.switch_case` in `tf.data` costs ~0.1 ms of overhead per
-    image (measured); this costs each image one op. An op with a strength
+    image and masking (Keras's RandAugment) costs the sum of all ops; this
+    costs each image one op, and a batch one partition and stitch (for
+    single images `augment_image` switches instead). An op with a strength
     drawn at magnitude 0 is the identity (the ops' contract), so it is not
     run at all.
     """

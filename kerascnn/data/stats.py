@@ -75,10 +75,6 @@ def pixel_moments(ds, max_examples=None, caller="pixel_moments"):
     return count, total.numpy(), outer.numpy()
 
 
-# -------------------------------------------------------------- geometric ops
-# Each takes one float32 image [H, W, C] and returns [size[0], size[1], C].
-
-
 def compute_mean_image(ds, image_size, max_examples=None):
     """The per-pixel mean image of a dataset, at the evaluation pipeline's size.
 

@@ -15,7 +15,7 @@ DATASET_STATS = {
     "cifar10": ((125.307, 122.950, 113.865), (62.993, 62.089, 66.705)),
     "cifar100": ((129.304, 124.070, 112.434), (68.170, 65.392, 70.418)),
     # The 1,437 training digits of `kerascnn.data.load("digits")` (32x32, grey as RGB);
-    # tests/layers check these against `kerascnn.data.compute_mean_std`.
+    # tests/data/test_stats.py checks them against NumPy.
     "digits": ((77.886,) * 3, (82.507,) * 3),
 }
 # keras.applications "caffe" mode: BGR order, mean subtracted, no scaling.

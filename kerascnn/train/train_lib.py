@@ -96,7 +96,10 @@ def _prepare_workdir(cfg, workdir):
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / CONFIG_FILE
     if path.exists():
-        previous = json.loads(path.read_text())
+        stored = json.loads(path.read_text())
+        previous = upgrade_config(stored)
+        if previous == cfg and stored != cfg:
+            _io.write_json_atomic(path, cfg)  # the same run, saved in today's keys
         if previous != cfg:
             diff = _diff(previous, cfg)
             raise ValueError(
@@ -105,6 +108,16 @@ def _prepare_workdir(cfg, workdir):
             )
     else:
         _io.write_json_atomic(path, cfg)
+
+
+def upgrade_config(cfg):
+    """A run's saved config in today's keys, so older run folders still evaluate,
+    export and resume: `augment.eval_resize` became `eval.resize`."""
+    augment = cfg.get("augment", {})
+    if "eval" not in cfg and "eval_resize" in augment:
+        cfg = {**cfg, "augment": {k: v for k, v in augment.items() if k != "eval_resize"},
+               "eval": {"resize": augment["eval_resize"]}}
+    return cfg
 
 
 def _diff(a, b, prefix=""):
@@ -346,7 +359,7 @@ def load_run(workdir, checkpoint=None):
             f"{config_path} does not exist: {workdir} is not a kerascnn run folder "
             "(train one with tools/train.py --config=... --workdir=...)."
         )
-    cfg = json.loads(config_path.read_text())
+    cfg = upgrade_config(json.loads(config_path.read_text()))
     path = pathlib.Path(checkpoint) if checkpoint else workdir / MODEL_FILE
     if not path.exists():
         fallback = workdir / CHECKPOINT_FILE

@@ -380,6 +380,21 @@ def test_sharpness_degenerate_is_pils_smooth_filter():
     np.testing.assert_array_equal(run_graph("sharpness", img, -1.0), smooth)
 
 
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_smooth_filter_both_ways_is_pils(depthwise):
+    """The two SMOOTH implementations (oneDNN CPUs take the convolution for batches)."""
+    images = np.stack([random_image(9, 13, seed=s) for s in range(3)])
+    pil = np.stack([np.asarray(Image.fromarray(i).filter(ImageFilter.SMOOTH)) for i in images])
+    x = tf.constant(images, tf.float32)
+    batch = ops.smooth_filter(x, depthwise=depthwise).numpy()
+    single = ops.smooth_filter(x[1], depthwise=depthwise).numpy()
+    # PIL copies the 1-pixel border unfiltered; inside, the filter is exact.
+    np.testing.assert_array_equal(batch[:, 1:-1, 1:-1], pil[:, 1:-1, 1:-1])
+    np.testing.assert_array_equal(single, batch[1])
+    as_batch = ops.sharpness(tf.constant(images), -1.0).numpy()
+    np.testing.assert_array_equal(as_batch, pil)
+
+
 def hsv_hue_shift(image, delta):
     out = np.empty(image.shape, np.float64)
     for (i, j), _ in np.ndenumerate(image[..., 0]):

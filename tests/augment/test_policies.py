@@ -73,6 +73,21 @@ def test_eager_equals_tf_data():
             np.testing.assert_array_equal(out.numpy(), policy.augment(images[i], SEED).numpy())
 
 
+def test_per_image_form_equals_a_batch_of_one():
+    """`augment` (a switch per op, run as a call of the drawn op) gives what
+    `augment_batch` gives the image alone, in tf.data and eagerly, for every op."""
+    images = _images(12)
+    for policy in (layers.RandAugment(num_ops=3, magnitude=0.7, magnitude_std=0.3,
+                                      ops=list(policies.ALL_OPS)),
+                   layers.TrivialAugmentWide()):
+        seeds = tf.stack([tf.range(12, dtype=tf.int64), tf.fill([12], tf.constant(5, tf.int64))], 1)
+        per_image = tf.data.Dataset.from_tensor_slices((images, seeds)).map(policy.augment)
+        for i, out in enumerate(per_image):
+            alone = policy.augment_batch(images[i:i + 1], seeds[i])[0].numpy()
+            np.testing.assert_array_equal(out.numpy(), alone)
+            np.testing.assert_array_equal(policy.augment(images[i], seeds[i]).numpy(), alone)
+
+
 def test_dynamic_shapes_in_a_graph():
     policy = layers.TrivialAugmentWide()
     fn = tf.function(policy.augment_batch, input_signature=[

@@ -19,8 +19,6 @@ from kerascnn import registry
 from kerascnn.models import _common
 
 CLASSES = 7
-SIZE = 32  # every family so far takes 32 x 32; a family that cannot adds itself here
-INPUT_SIZE = {}
 
 # keras.applications' defaults for the arguments every model takes, except the
 # two kerascnn changes on purpose (docs/models.md): nothing is downloaded, so
@@ -33,13 +31,8 @@ def names():
     return kerascnn.list_models()
 
 
-def size(name):
-    return INPUT_SIZE.get(name, SIZE)
-
-
-def images(name, n, seed=0):
-    s = size(name)
-    return np.random.default_rng(seed).uniform(0, 255, (n, s, s, 3)).astype("float32")
+def images(shape, n, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (n, *shape)).astype("float32")
 
 
 def test_registry_is_not_empty():
@@ -81,11 +74,11 @@ def test_unknown_and_fixed_arguments_are_refused_before_building(name, monkeypat
 
 
 @pytest.mark.parametrize("name", names())
-def test_builds_trains_and_round_trips(name, tmp_path):
-    model = kerascnn.create_model(name, input_shape=(size(name), size(name), 3),
-                                  num_classes=CLASSES)
+def test_builds_trains_and_round_trips(name, tmp_path, small_input_shape):
+    shape = small_input_shape(name)
+    model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
     assert model.name == name
-    x = images(name, 2)
+    x = images(shape, 2)
     logits = np.asarray(model(x, training=False))
     assert logits.shape == (2, CLASSES) and np.all(np.isfinite(logits))
 
@@ -96,7 +89,7 @@ def test_builds_trains_and_round_trips(name, tmp_path):
 
     # One SGD step: every trainable weight gets a finite, non-zero gradient and moves.
     # Three images, so that BatchNorm on a 1 x 1 map does not pin its outputs to +-1.
-    batch = images(name, 3, seed=1)
+    batch = images(shape, 3, seed=1)
     labels = tf.one_hot([0, 3, 6], CLASSES)
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
@@ -113,9 +106,9 @@ def test_builds_trains_and_round_trips(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", names())
-def test_features_without_the_top(name):
-    shape = (size(name), size(name), 3)
-    x = images(name, 2)
+def test_features_without_the_top(name, small_input_shape):
+    shape = small_input_shape(name)
+    x = images(shape, 2)
     weights = None
     for pooling, rank in ((None, 4), ("avg", 2), ("max", 2)):
         model = kerascnn.create_model(name, include_top=False, pooling=pooling, input_shape=shape)

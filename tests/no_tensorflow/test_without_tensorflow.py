@@ -36,9 +36,10 @@ def test_the_environment_is_jax_without_tensorflow():
 
 
 @pytest.mark.parametrize("name", kerascnn.list_models())
-def test_every_model_builds_and_runs(name):
-    model = kerascnn.create_model(name, input_shape=(32, 32, 3), num_classes=CLASSES)
-    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+def test_every_model_builds_and_runs(name, small_input_shape):
+    shape = small_input_shape(name)
+    model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
+    x = np.random.default_rng(0).uniform(0, 255, (2, *shape)).astype("float32")
     logits = np.asarray(model(x, training=False))
     assert logits.shape == (2, CLASSES) and np.all(np.isfinite(logits))
     report = kinspect.costs(model)

@@ -22,7 +22,8 @@ def test_augment_suite_reports_rates_and_ratios():
     out = result.stdout
     rows = {}
     for name in ("kerascnn RandAugment N=1 m=0.3", "kerascnn TrivialAugmentWide",
-                 "keras MixUp (batch)", "kerascnn Mixup (batch)"):
+                 "kerascnn TrivialAugmentWide (per image)", "keras MixUp (batch)",
+                 "kerascnn Mixup (batch)"):
         match = re.search(re.escape(name) + r"\s+([0-9.]+)\s*$", out, re.M)
         assert match, (name, out)
         rows[name] = float(match.group(1))

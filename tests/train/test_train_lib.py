@@ -90,6 +90,23 @@ def test_workdir_of_another_config_is_refused(trained):
         train.train_and_evaluate(tiny_config(**{"train.epochs": 3}), workdir, verbose=0)
 
 
+def test_a_run_saved_with_the_old_eval_key_still_loads_and_resumes(trained, tmp_path):
+    import shutil
+
+    _, workdir = trained
+    old = tmp_path / "old_run"
+    shutil.copytree(workdir, old)
+    cfg = json.loads((old / "config.json").read_text())
+    cfg["augment"]["eval_resize"] = cfg.pop("eval")["resize"]  # the layout before config.eval
+    (old / "config.json").write_text(json.dumps(cfg))
+    loaded, _ = train.load_run(old)
+    assert loaded == tiny_config()
+    assert train_lib.evaluate_run(old)["num_examples"] == 360
+    again = train.train_and_evaluate(tiny_config(), old, verbose=0)  # not "another config"
+    assert again.already_done
+    assert json.loads((old / "config.json").read_text()) == tiny_config()
+
+
 def test_load_run_and_missing_checkpoint(trained, tmp_path):
     _, workdir = trained
     cfg, model = train.load_run(workdir)
