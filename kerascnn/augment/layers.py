@@ -67,7 +67,8 @@ class _Policy(keras.layers.Layer):
         """Augments one uint8 image [H, W, 3] with a stateless seed [2].
 
         The same result as `augment_batch` on a batch of one, faster per image
-        (a `tf.switch_case` per op instead of the batch's partition by op).
+        (a switch per op that calls only the drawn op, instead of the batch's
+        partition by op).
         """
         policies = _tensorflow_parts()[1]
         return policies.augment_image(image, seed, self.sample, self._table, self.fill)
