@@ -324,7 +324,7 @@ def augment_ops(sizes, repeats):
         images = tf.constant(np.random.default_rng(0).integers(0, 256, (batch, size, size, 3),
                                                                dtype=np.uint8))
         for name, spec in tqdm(list(policies.ALL_OPS.items()), desc=f"ops {size}x{size}"):
-            kwargs = {"fill": 0} if policies._takes_fill(spec.function) else {}
+            kwargs = {"fill": 0} if policies.takes_fill(spec.function) else {}
             level = 1.0 if spec.max_level is None else 0.3 * spec.max_level
             for shape, x in (("batch", images), ("single", images[0])):
                 fn = lambda y, s=spec, k=kwargs, lv=level: s.function(y, lv, seed, **k)  # noqa: E731

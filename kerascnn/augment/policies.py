@@ -325,12 +325,12 @@ def op_level(spec, magnitude, sign):
     return level * sign if spec.signed else level
 
 
-def _takes_fill(function):
+def takes_fill(function):
     """Geometric ops and cutout uncover pixels and take a `fill` keyword."""
     return getattr(function, "takes_fill", False) or function in (
         ops.rotate, ops.shear_x, ops.shear_y, ops.translate_x, ops.translate_y, ops.cutout)
 
 
 def _run_op(spec, images, magnitudes, signs, seed, fill):
-    kwargs = {"fill": fill} if _takes_fill(spec.function) else {}
+    kwargs = {"fill": fill} if takes_fill(spec.function) else {}
     return spec.function(images, op_level(spec, magnitudes, signs), seed, **kwargs)
