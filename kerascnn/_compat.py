@@ -31,6 +31,15 @@ def require_tensorflow(what):
         ) from err
 
 
+# Reason: the policy layers call require_tensorflow inside tf.data functions,
+# and AutoGraph, converting them, would try to convert importlib too and log
+# a warning on every run ("AutoGraph could not transform <function
+# _gcd_import>"). This attribute is how tf.autograph.experimental.do_not_convert
+# marks a function AutoGraph calls as it is (tensorflow/python/autograph/impl/api.py,
+# is_autograph_artifact); the decorator itself would need TensorFlow at import.
+require_tensorflow.autograph_info__ = {}
+
+
 # --------------------------------------------------------------------- training
 
 

@@ -20,13 +20,20 @@ def test_every_package_is_listed():
 
 
 def test_console_scripts_point_at_tools():
+    """Each kerascnn-X script is kerascnn_cli.X, which runs tools/X.py's run()
+    after quieting TensorFlow's start-up; kerascnn_cli is installed as a module."""
+    import kerascnn_cli
+
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "kerascnn_cli" in project["tool"]["setuptools"]["py-modules"]
     scripts = project["project"]["scripts"]
+    assert set(scripts) == {f"kerascnn-{tool}" for tool in kerascnn_cli.TOOLS}
     for name, target in scripts.items():
         module, func = target.split(":")
-        path = REPO / "tools" / (module.rsplit(".", 1)[1] + ".py")
+        assert module == "kerascnn_cli" and callable(getattr(kerascnn_cli, func)), name
+        path = REPO / "tools" / (kerascnn_cli.TOOLS[func] + ".py")
         assert path.exists(), name
-        assert f"def {func}()" in path.read_text(), name
+        assert "def run()" in path.read_text(), name
 
 
 def test_import_kerascnn_loads_no_tensorflow_only_module():

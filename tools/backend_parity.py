@@ -11,10 +11,11 @@ The first command needs only keras, jax, ml-collections and numpy (kerascnn
 on PYTHONPATH); `import kerascnn` loads no TensorFlow-only module.
 """
 
-import os
 import pathlib
+import sys
 
-from absl import app, flags
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
+from absl import flags
 
 _DIR = flags.DEFINE_string("dir", "/tmp/kerascnn_backend_parity", "Where models and outputs go.")
 _STAGE = flags.DEFINE_enum("stage", "save", ["save", "compare"], "Save under this backend, or compare.")
@@ -80,5 +81,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])

@@ -12,12 +12,12 @@ tf.function, and the ratio to the reference layer timed in alternation.
 """
 
 import os
+import sys
+import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
 
-import time  # noqa: E402
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 _SHAPE = flags.DEFINE_list("shape", ["32", "56", "56", "64"], "NHWC input shape.")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer / passes per case (median).")
@@ -176,7 +176,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

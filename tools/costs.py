@@ -7,11 +7,10 @@ One multiply-add counts 1, as in the papers; TensorFlow's profiler counts 2
 FLOPs per multiply-add. Bias additions are not counted (docs/costs.md).
 """
 
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags, logging  # noqa: E402
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
+from absl import app, flags, logging
 
 _MODEL = flags.DEFINE_string("model", None, "A registered kerascnn model (kerascnn.list_models()).")
 _KERAS_APPLICATION = flags.DEFINE_string(
@@ -29,7 +28,7 @@ flags.mark_flags_as_mutual_exclusive(["model", "keras_application"], required=Tr
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)
+    logging.set_verbosity(logging.ERROR)
     import keras
 
     import kerascnn
@@ -54,7 +53,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

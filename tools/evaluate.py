@@ -7,13 +7,12 @@ With --tta the raw split's views (kerascnn.augment.test_time.make_views) go
 through the model and the softmax probabilities are averaged per image.
 """
 
-import os
+import json
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
 
-import json  # noqa: E402
-
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags, logging
 
 # "none" and kerascnn.evaluate.tta.MODES; spelled out so that a bad value fails
 # at flag parsing, before TensorFlow loads.
@@ -43,7 +42,7 @@ def main(argv):
     if not scales or min(scales) < 1:
         raise app.UsageError(
             f"--tta_scales must be positive ints, e.g. 224,256; got {_TTA_SCALES.value}.")
-    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the results
+    logging.set_verbosity(logging.ERROR)  # TF's INFO lines would bury the results
     from kerascnn import _io
     from kerascnn.train import train_lib
 
@@ -56,7 +55,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

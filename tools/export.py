@@ -1,33 +1,40 @@
 """Exports a trained run: SavedModel (TF Serving layout), .keras, TFLite, metadata.
 
-    python tools/export.py --workdir=runs/digits [--export_root=saved_models] [--checkpoint=...]
+    tools/export.py --workdir=runs/digits [--name=NAME] [--export_root=saved_models]
+
+Writes EXPORT_ROOT/NAME/VERSION/. NAME defaults to the config's export.name,
+else MODEL_DATASET (e.g. resnet20_digits); a new version under a name whose
+previous version has another input shape or class list is refused.
 """
 
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags, logging  # noqa: E402
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
+from absl import flags, logging
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A folder written by tools/train.py.")
+_NAME = flags.DEFINE_string(
+    "name", None, "The export's name (default: config.export.name, else MODEL_DATASET).")
 _EXPORT_ROOT = flags.DEFINE_string("export_root", None, "Default: the config's export.root.")
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .keras file (default: workdir/model.keras).")
-_VERSION = flags.DEFINE_integer("version", None, "Version number (default: the next free one).")
+_VERSION = flags.DEFINE_integer("version", None, "Version number (default: the next free one).",
+                                lower_bound=1)
 flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the results
+        raise kerascnn_cli.UserError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.ERROR)  # TF's INFO and WARNING lines would bury the results
     from kerascnn.export import runs
 
-    result = runs.export_run(_WORKDIR.value, _EXPORT_ROOT.value, _CHECKPOINT.value, _VERSION.value)
+    result = runs.export_run(_WORKDIR.value, _EXPORT_ROOT.value, _CHECKPOINT.value, _VERSION.value,
+                             name=_NAME.value)
     print(runs.describe(result))
 
 
 def run():
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

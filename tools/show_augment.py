@@ -9,11 +9,10 @@ the policy at one magnitude m in [0, 1] (one seed per row, so the same ops
 grow stronger from left to right). Small images are upscaled (nearest).
 """
 
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags, logging  # noqa: E402
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
+from absl import app, flags, logging
 
 _POLICY = flags.DEFINE_string(
     "policy", "rand_augment", "rand_augment, trivial_augment, or op:NAME (one op).")
@@ -31,7 +30,7 @@ _OUTPUT = flags.DEFINE_string("output", "augment.png", "PNG file to write.")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)
+    logging.set_verbosity(logging.ERROR)
     import numpy as np
     from tqdm import tqdm
 
@@ -56,7 +55,7 @@ def main(argv):
 
 
 def run():
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -1,32 +1,45 @@
 """Trains and evaluates a model from a config file.
 
-    python tools/train.py --config=configs/resnet20_digits.py --workdir=runs/digits \
-        [--config.train.epochs=3] [--export]
+    tools/train.py --config=configs/resnet20_digits.py --workdir=runs/digits [--export]
+    tools/train.py --config=configs/resnet20_digits.py --workdir=W --config.train.epochs=1
+    tools/train.py --config=configs/resnet20_digits.py --show_config
 
 Rerunning the same command resumes an interrupted run from its last epoch.
+Any config key can be set on the command line (--config.SECTION.KEY=VALUE);
+--show_config lists every key with its value, default and meaning.
 """
 
-import os
+import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
+from absl import flags, logging
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Folder of the run (checkpoints, logs, metrics).")
+_SHOW_CONFIG = flags.DEFINE_bool(
+    "show_config", False, "Print every config key with its value, default and meaning; then exit.")
 _EXPORT = flags.DEFINE_bool(
-    "export", False, "After training, export as tools/export.py does (into config.export.root)."
-)
-flags.mark_flags_as_required(["config", "workdir"])
+    "export", False, "After training, export as tools/export.py does (into config.export.root).")
+_NAME = flags.DEFINE_string(
+    "name", None, "With --export: the export's name (default config.export.name, else MODEL_DATASET).")
+flags.mark_flags_as_required(["config"])
 
 
 def main(argv):
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would bury the results
+        raise kerascnn_cli.UserError(f"Unexpected arguments: {argv[1:]}")
+    from kerascnn.train import config as config_lib
+
+    if _SHOW_CONFIG.value:
+        print(config_lib.format_config(_CONFIG.value))
+        return
+    if not _WORKDIR.value:
+        raise kerascnn_cli.UserError("--workdir is required (the run's folder), e.g. --workdir=runs/my_run.")
+    logging.set_verbosity(logging.ERROR)  # TF's INFO and WARNING lines would bury the results
     from kerascnn import train
 
+    # verbose="auto": a Keras progress bar on a terminal, one line per epoch in a log file.
     result = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     state = "already finished; loaded" if result.already_done else "trained"
     print(f"\n{result.metrics['model']} {state} in {result.workdir}")
@@ -39,11 +52,11 @@ def main(argv):
     if _EXPORT.value:
         from kerascnn.export import runs
 
-        print(runs.describe(runs.export_run(result.workdir)))
+        print(runs.describe(runs.export_run(result.workdir, name=_NAME.value)))
 
 
 def run():
-    app.run(main)
+    kerascnn_cli.run(main, sys.modules[__name__])
 
 
 if __name__ == "__main__":

@@ -289,7 +289,9 @@ def _scan_folder(path):
     if not os.path.isdir(root):
         raise FileNotFoundError(f"Image folder {root!r} (from '{FOLDER_PREFIX}{path}') does not exist.")
     split_dirs = [d for d in _subdirs(root) if _subdirs(os.path.join(root, d))]
-    if any(d in _SPLIT_FOLDERS for d in split_dirs):
+    if not any(d in _SPLIT_FOLDERS for d in split_dirs):
+        split_dirs = []
+    if split_dirs:
         # root/<split>/<class>/*: a class missing from one split keeps its label.
         class_names = sorted({c for d in split_dirs for c in _subdirs(os.path.join(root, d))})
         splits = {
@@ -318,7 +320,56 @@ def _scan_folder(path):
         )
     unreadable = set(_unreadable_files(root, [f for f, _ in splits["all"]]))
     splits = {s: tuple(e for e in files if e[0] not in unreadable) for s, files in splits.items()}
+    _check_classes_have_images(root, class_names, split_dirs or [""], splits["all"], unreadable)
     return _Folder(class_names=tuple(class_names), splits=splits)
+
+
+def _check_classes_have_images(root, class_names, parents, examples, unreadable):
+    """Raises if a class has no readable image in any split (`parents`: split folders or [""])."""
+    with_images = {label for _, label in examples}
+    empty = [c for label, c in enumerate(class_names) if label not in with_images]
+    if not empty:
+        return
+    looked_for = f"looked for {', '.join(IMAGE_EXTENSIONS)}, any case"
+    if len(empty) == len(class_names):
+        where = f" (in its split folders {parents})" if parents != [""] else ""
+        bad = sorted(unreadable)
+        why = (f"; its {len(bad)} file(s) with those extensions are unreadable: "
+               f"{_some(os.path.relpath(f, root) for f in bad)}" if bad else "")
+        raise ValueError(
+            f"Image folder {root!r} has class folders {list(class_names)}{where} but no "
+            f"images in them ({looked_for}){why}."
+        )
+    described = []
+    for c in empty:
+        folders = [os.path.join(root, p, c) for p in parents]
+        folders = [f for f in folders if os.path.isdir(f)]
+        described.append(f"{' and '.join(map(repr, folders))} ({_why_no_images(folders, unreadable)})")
+    raise ValueError(
+        f"Image folder {root!r}: class folder(s) without images: {'; '.join(described)}. "
+        f"A class needs at least one image ({looked_for}): remove its folder or add images."
+    )
+
+
+def _why_no_images(folders, unreadable):
+    """Why `folders` (one class) hold no usable image: unreadable files, other files, or empty."""
+    files = []
+    for folder in folders:
+        for parent, dirs, names in os.walk(folder, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            files += [os.path.join(parent, n) for n in sorted(names) if not n.startswith(".")]
+    bad = [os.path.basename(f) for f in files if f in unreadable]
+    if bad:
+        return f"{len(bad)} unreadable image file(s): {_some(bad)}"
+    if files:
+        return f"no image files, only {len(files)} other file(s): {_some(os.path.basename(f) for f in files)}"
+    return "empty"
+
+
+def _some(names):
+    names = list(names)
+    more = ", ..." if len(names) > _MAX_EXAMPLES_IN_WARNING else ""
+    return ", ".join(names[:_MAX_EXAMPLES_IN_WARNING]) + more
 
 
 def _subdirs(path):
@@ -361,11 +412,9 @@ def _unreadable_files(root, files):
         _UNREADABLE[key] = tuple(f for f, good in zip(files, ok) if not good)
         bad = _UNREADABLE[key]
         if bad:
-            shown = ", ".join(os.path.relpath(f, root) for f in bad[:_MAX_EXAMPLES_IN_WARNING])
-            more = ", ..." if len(bad) > _MAX_EXAMPLES_IN_WARNING else ""
+            shown = _some(os.path.relpath(f, root) for f in bad)
             warnings.warn(
-                f"Skipping {len(bad)} unreadable image file(s) of {len(files)} "
-                f"in {root}: {shown}{more}",
+                f"Skipping {len(bad)} unreadable image file(s) of {len(files)} in {root}: {shown}",
                 stacklevel=4,
             )
     return _UNREADABLE[key]

@@ -16,7 +16,7 @@ from kerascnn.export.exporter import (  # noqa: E402
     next_version,
     tflite_ops,
 )
-from kerascnn.export.parity import parity_report  # noqa: E402
+from kerascnn.export.parity import parity_report, tflite_predict  # noqa: E402
 
 __all__ = [
     "ExportResult",
@@ -25,4 +25,5 @@ __all__ = [
     "next_version",
     "parity_report",
     "tflite_ops",
+    "tflite_predict",
 ]

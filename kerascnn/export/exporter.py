@@ -8,41 +8,35 @@ written into a temporary sibling and renamed into place at the end.
 """
 
 import dataclasses
-import datetime
 import errno
-import json
 import os
 import re
 import secrets
 import shutil
+import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerascnn._version import __version__
-from kerascnn.export import parity
+from kerascnn.export import _metadata, parity
+from kerascnn.export._metadata import (
+    CLASS_NAMES_FILENAME,
+    CLASS_NAMES_KEY,
+    INPUT_KEY,
+    KERAS_FILENAME,
+    METADATA_FILENAME,
+    OUTPUT_KEY,
+    SIGNATURE_KEY,
+    TFLITE_FILENAME,
+)
 
-INPUT_KEY = "images"
-OUTPUT_KEY = "logits"
-SIGNATURE_KEY = "serving_default"
-KERAS_FILENAME = "model.keras"
-TFLITE_FILENAME = "model_float32.tflite"
-METADATA_FILENAME = "metadata.json"
 PARITY_IMAGES = 64
-# The files tf.saved_model.save writes; the SavedModel's size is theirs.
-SAVED_MODEL_ENTRIES = ("saved_model.pb", "fingerprint.pb", "variables", "assets")
 
 _VERSION_DIR = re.compile(r"[0-9]+")
 _TEMP_DIR = re.compile(r"\.tmp-([0-9]+)-([0-9]+)-[0-9a-f]+")
 # How the converter names a TF op it cannot lower to a TFLite builtin.
 _NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
-# The top-level keys of metadata.json that export_model owns.
-RESERVED_KEYS = frozenset({
-    "name", "version", "created", "kerascnn_version", "keras_version",
-    "tensorflow_version", "signature", "input", "output", "parameters", "files",
-    "tflite_ops", "parity",
-})
 
 
 class TFLiteConversionError(RuntimeError):
@@ -54,7 +48,8 @@ class ExportResult:
     """Where `export_model` wrote one version, and its parity report.
 
     `directory` and `saved_model` are the same path: the version directory is
-    the SavedModel. `tflite_path` is None when `tflite=False`.
+    the SavedModel. `tflite_path` is None when `tflite=False`. `classes` is the
+    model's output size; `class_names` is None when none were given.
     """
 
     name: str
@@ -65,16 +60,25 @@ class ExportResult:
     tflite_path: str | None
     metadata_path: str
     parity: dict
+    classes: int
+    class_names: tuple | None
 
 
 def export_model(model, export_root, *, name=None, version=None, sample_images=None,
-                 metadata=None, tflite=True):
+                 metadata=None, tflite=True, class_names=None):
     """Writes `export_root/<name>/<version>/` for TF Serving, Keras and TFLite.
 
     The SavedModel's `serving_default` signature takes a uint8 batch of any
-    size, `images: (None, H, W, C)`, casts it to float32, runs the model in
-    inference mode and returns `{"logits": (None, ...) float32}`. The TFLite
-    file is converted from that SavedModel with builtin ops only.
+    size, `images: (None, H, W, C)`, refuses a batch of another (H, W, C),
+    casts it to float32, runs the model in inference mode and returns
+    `{"logits": (None, ...) float32}`. With `class_names`, a second
+    signature, `class_names`, takes nothing and returns
+    `{"class_names": string (classes,)}`, read from `assets/class_names.txt`.
+    The TFLite file is converted from `serving_default` with builtin ops only.
+
+    All versions under one name share their interface: if the highest
+    existing version's metadata.json names another input or output shape, or
+    other class names (when both have them), nothing is written.
 
     Args:
         model: a built `keras.Model` taking float images in [0, 255] of a fixed
@@ -91,12 +95,16 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
             into metadata.json; its keys must not clash with the ones written
             here.
         tflite: also write `model_float32.tflite`.
+        class_names: one str per model output, in output order, written to
+            metadata.json, the SavedModel's assets and its `class_names`
+            signature; None writes none (metadata "class_names": null).
 
     Returns:
         An `ExportResult` with the written paths and the parity report.
 
     Raises:
-        ValueError: a bad argument (the message names it).
+        ValueError: a bad argument (the message names it), or a model whose
+            interface differs from the existing versions under `name`.
         FileExistsError: the version directory already exists.
         TFLiteConversionError: the model needs ops outside the TFLite builtins.
     """
@@ -112,21 +120,28 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
     if sample_images is not None:
         sample_images = parity.check_images(sample_images, hwc, "sample_images")
         sample_images = sample_images[:PARITY_IMAGES]
-    caller_metadata = _check_metadata(metadata)
+    caller_metadata = _metadata.check_metadata(metadata)
+    class_names = _metadata.check_class_names(class_names, model)
 
     model_dir = os.path.join(os.fspath(export_root), name)
-    os.makedirs(model_dir, exist_ok=True)
-    remove_stale_temp_dirs(model_dir)
-    version = next_version(model_dir) if version is None else int(version)
+    existing = _versions(model_dir)
+    if existing:
+        _metadata.refuse_other_interface(
+            os.path.join(model_dir, str(max(existing))), hwc,
+            _metadata.output_shape(model), class_names,
+        )
+    version = max(existing, default=0) + 1 if version is None else int(version)
     target = os.path.join(model_dir, str(version))
     _refuse_existing(target)
+    os.makedirs(model_dir, exist_ok=True)
+    remove_stale_temp_dirs(model_dir)
 
     temp = os.path.join(
         model_dir, f".tmp-{version}-{os.getpid()}-{secrets.token_hex(4)}"
     )
     os.mkdir(temp)
     try:
-        write_saved_model(model, temp, hwc)
+        write_saved_model(model, temp, hwc, class_names)
         model.save(os.path.join(temp, KERAS_FILENAME))
         tflite_op_list = None
         if tflite:
@@ -142,10 +157,12 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
                 tflite_path=os.path.join(temp, TFLITE_FILENAME) if tflite else None,
                 images=sample_images,
             )
-        info = _metadata(model, name, version, hwc, temp, tflite_op_list, report)
+        info = _metadata.build(
+            model, name, version, hwc, temp, tflite_op_list, report, class_names
+        )
         info.update(caller_metadata)
         # Last, so that a version directory with metadata.json is complete.
-        _write_json(os.path.join(temp, METADATA_FILENAME), info)
+        _metadata.write_json(os.path.join(temp, METADATA_FILENAME), info)
         _fsync_tree(temp)
         _refuse_existing(target)
         try:
@@ -167,24 +184,84 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
         tflite_path=os.path.join(target, TFLITE_FILENAME) if tflite else None,
         metadata_path=os.path.join(target, METADATA_FILENAME),
         parity=report,
+        classes=_metadata.output_shape(model)[-1],
+        class_names=None if class_names is None else tuple(class_names),
     )
 
 
-def write_saved_model(model, directory, hwc):
-    """A SavedModel of `model` whose serving signature takes uint8 images."""
+def write_saved_model(model, directory, hwc, class_names=None):
+    """A SavedModel of `model` whose serving signature takes uint8 images.
+
+    With `class_names`, also the asset `class_names.txt` and the signature
+    `class_names` that returns its lines.
+    """
     archive = keras.export.ExportArchive()
     archive.track(model)
 
     def serve(images):
-        logits = model(tf.cast(images, tf.float32), training=False)
+        logits = model(tf.cast(_checked_images(images, hwc), tf.float32), training=False)
         return {OUTPUT_KEY: tf.cast(logits, tf.float32)}
 
     archive.add_endpoint(
         "serve", serve,
         input_signature=[tf.TensorSpec([None, *hwc], tf.uint8, name=INPUT_KEY)],
     )
-    # write_out also registers the first endpoint as "serving_default".
-    archive.write_out(directory, verbose=False)
+    with tempfile.TemporaryDirectory() as source:
+        if class_names is not None:
+            _add_class_names(archive, class_names, source)
+        # write_out also registers the first endpoint as "serving_default";
+        # it copies the class names file into the SavedModel's assets/.
+        archive.write_out(directory, verbose=False)
+
+
+def _checked_images(images, hwc):
+    """`images`, once a runtime check says it is a (N >= 1, H, W, C) batch.
+
+    A signature's input spec fixes only the dtype: a batch of another size
+    would run (or crash the process, for a wrong rank). The Assert gives the
+    readable message; EnsureShape also catches a wrong rank that graph
+    optimizations hide from the Assert. The TFLite converter drops both.
+    """
+    got = tf.shape(images)
+    padded = tf.concat([got, tf.fill([4], -1)], 0)  # keeps the slice valid at rank < 4
+    ok = tf.logical_and(
+        tf.logical_and(tf.equal(tf.size(got), 4), padded[0] >= 1),
+        tf.reduce_all(tf.equal(padded[1:4], hwc)),
+    )
+    h, w, c = hwc
+    check = tf.debugging.Assert(ok, [
+        f"{SIGNATURE_KEY} expects uint8 images of shape (N, {h}, {w}, {c}) with N >= 1; "
+        f"got shape", got,
+    ], summarize=8)
+    with tf.control_dependencies([check]):  # before the model reads the batch
+        return tf.ensure_shape(images, [None, *hwc])
+
+
+def _add_class_names(archive, class_names, source):
+    """The asset `class_names.txt` and the `class_names` signature reading it.
+
+    The table's TextFileInitializer tracks the file as a
+    `tf.saved_model.Asset`, so tf.saved_model.save copies it into assets/ and
+    loading reads it from there; and `archive.track` is how ExportArchive
+    saves a lookup table. The signature returns what the file says.
+    """
+    path = os.path.join(source, CLASS_NAMES_FILENAME)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write("".join(f"{n}\n" for n in class_names))
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.TextFileInitializer(
+            path, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+            tf.string, tf.lookup.TextFileIndex.WHOLE_LINE, vocab_size=len(class_names),
+        ),
+        default_value="",
+    )
+    archive.track(table)
+    classes = len(class_names)
+
+    def names():
+        return {CLASS_NAMES_KEY: table.lookup(tf.range(classes, dtype=tf.int64))}
+
+    archive.add_endpoint(CLASS_NAMES_KEY, names, input_signature=[])
 
 
 def convert_to_tflite(saved_model_dir):
@@ -239,13 +316,17 @@ def tflite_ops(tflite_bytes):
 
 def next_version(model_dir):
     """1 + the highest integer-named directory in `model_dir` (1 if none)."""
+    return max(_versions(model_dir), default=0) + 1
+
+
+def _versions(model_dir):
+    """The integer-named directories in `model_dir`, as ints."""
     if not os.path.isdir(model_dir):
-        return 1
-    versions = [
+        return []
+    return [
         int(entry) for entry in os.listdir(model_dir)
         if _VERSION_DIR.fullmatch(entry) and os.path.isdir(os.path.join(model_dir, entry))
     ]
-    return max(versions, default=0) + 1
 
 
 def remove_stale_temp_dirs(model_dir):
@@ -298,94 +379,6 @@ def _check_name(name):
 def _check_version(version):
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"version must be a positive int, got {version!r}.")
-
-
-def _check_metadata(metadata):
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, dict):
-        raise ValueError(f"metadata must be a dict, got {type(metadata).__name__}.")
-    clash = sorted(set(metadata) & RESERVED_KEYS)
-    if clash:
-        raise ValueError(
-            f"metadata keys {clash} clash with the keys export_model writes "
-            f"({sorted(RESERVED_KEYS)}); nest them, e.g. under 'config'."
-        )
-    for key, value in metadata.items():
-        try:
-            json.dumps(value, default=_json_default)
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"metadata[{key!r}] is not JSON-serializable: {err}"
-            ) from None
-    return dict(metadata)
-
-
-def _metadata(model, name, version, hwc, directory, op_names, report):
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-    non_trainable = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
-    output_shape = [None if d is None else int(d) for d in model.outputs[0].shape]
-    files = {
-        "saved_model": {
-            "path": ".",
-            "bytes": sum(_size(os.path.join(directory, e)) for e in SAVED_MODEL_ENTRIES),
-        },
-        "keras": {"path": KERAS_FILENAME, "bytes": _size(os.path.join(directory, KERAS_FILENAME))},
-    }
-    if op_names is not None:
-        files["tflite"] = {
-            "path": TFLITE_FILENAME,
-            "bytes": _size(os.path.join(directory, TFLITE_FILENAME)),
-        }
-    info = {
-        "name": name,
-        "version": int(version),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "kerascnn_version": __version__,
-        "keras_version": keras.__version__,
-        "tensorflow_version": tf.__version__,
-        "signature": SIGNATURE_KEY,
-        "input": {"name": INPUT_KEY, "shape": [None, *hwc], "dtype": "uint8", "range": [0, 255]},
-        "output": {"name": OUTPUT_KEY, "shape": output_shape, "dtype": "float32"},
-        # Keras' count_params() also counts BN moving statistics (non-trainable).
-        "parameters": {
-            "trainable": trainable,
-            "non_trainable": non_trainable,
-            "total": trainable + non_trainable,
-        },
-        "files": files,
-        "parity": report,
-    }
-    if op_names is not None:
-        info["tflite_ops"] = op_names
-    return info
-
-
-def _size(path):
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    total = 0
-    for root, _, names in os.walk(path):
-        total += sum(os.path.getsize(os.path.join(root, n)) for n in names)
-    return total
-
-
-def _json_default(value):
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if hasattr(value, "to_dict"):  # ml_collections.ConfigDict
-        return value.to_dict()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} {value!r} cannot be written as JSON")
-
-
-def _write_json(path, data):
-    with open(path, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=False, default=_json_default)
-        f.write("\n")
 
 
 def _fsync_tree(directory):

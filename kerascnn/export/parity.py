@@ -93,16 +93,59 @@ def saved_model_logits(saved_model_dir, images):
 
 def tflite_logits(tflite_path, images):
     """Outputs of the TFLite file's `serving_default` signature for uint8 images."""
+    return tflite_predict(tflite_path, images)
+
+
+def tflite_predict(tflite_path_or_bytes, images):
+    """Logits of a kerascnn TFLite export for a uint8 batch, checked first.
+
+    LiteRT's signature runner resizes its input to whatever it is given, so a
+    batch of another height, width or channel count would run and return
+    logits. Here the batch must match the input's `shape_signature` (every
+    dimension but the batch one is fixed) and dtype, else a ValueError.
+
+    Args:
+        tflite_path_or_bytes: a `.tflite` file's path, or its bytes, with a
+            `serving_default` signature of one input and one output.
+        images: array (N, H, W, C) with N >= 1, of the input's dtype (uint8
+            for kerascnn exports).
+
+    Returns:
+        float32 array (N, classes).
+    """
     from ai_edge_litert.interpreter import Interpreter
 
-    with open(tflite_path, "rb") as f:
-        # From bytes, so that no file of the export stays open or mapped.
-        interpreter = Interpreter(model_content=f.read())
-    runner = interpreter.get_signature_runner("serving_default")
-    (input_name,) = runner.get_input_details()
+    if isinstance(tflite_path_or_bytes, (bytes, bytearray)):
+        content = bytes(tflite_path_or_bytes)
+    else:
+        # Read into memory, so that no file of the export stays open or mapped.
+        with open(tflite_path_or_bytes, "rb") as f:
+            content = f.read()
+    runner = Interpreter(model_content=content).get_signature_runner("serving_default")
+    inputs = runner.get_input_details()
+    if len(inputs) != 1:
+        raise ValueError(
+            f"tflite_predict needs a serving_default signature with one input; this "
+            f"one has {sorted(inputs)}."
+        )
+    (input_name, details), = inputs.items()
+    images = np.asarray(images)
+    want = tuple(int(d) for d in details["shape_signature"])
+    dtype = np.dtype(details["dtype"])
+    fits = images.ndim == len(want) and all(
+        w == -1 or w == g for w, g in zip(want, images.shape)
+    )
+    if images.dtype != dtype or not fits or images.size == 0:
+        shown = ", ".join("N" if d == -1 else str(d) for d in want)
+        raise ValueError(
+            f"The TFLite model's input {input_name!r} takes {dtype.name} images of "
+            f"shape ({shown}){' with N >= 1' if -1 in want else ''}; got "
+            f"{images.dtype.name} of shape {images.shape}."
+        )
+    step = CHUNK if want[0] == -1 else len(images)  # a fixed batch goes in whole
     outputs = []
-    for i in range(0, len(images), CHUNK):
-        result = runner(**{input_name: images[i:i + CHUNK]})
+    for i in range(0, len(images), step):
+        result = runner(**{input_name: images[i:i + step]})
         # The runner returns views of the interpreter's buffers; copy them out.
         outputs.append(np.array(_single_output(result, "TFLite model")))
     return np.concatenate(outputs)

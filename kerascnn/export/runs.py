@@ -7,11 +7,12 @@ from kerascnn.export.exporter import export_model
 from kerascnn.train import train_lib
 
 
-def export_run(workdir, export_root=None, checkpoint=None, version=None):
-    """Exports a run folder's model to `export_root/<model>/<version>/`.
+def export_run(workdir, export_root=None, checkpoint=None, version=None, name=None):
+    """Exports a run folder's model to `export_root/<name>/<version>/`.
 
-    The metadata holds the run's config and test metrics; the parity report
-    compares the SavedModel and TFLite logits with Keras on the first
+    The metadata holds the run's config and test metrics, and the dataset's
+    class names (also in the SavedModel); the parity report compares the
+    SavedModel and TFLite logits with Keras on the first
     `config.export.num_parity_images` test images.
 
     Args:
@@ -19,6 +20,8 @@ def export_run(workdir, export_root=None, checkpoint=None, version=None):
         export_root: default `config.export.root`.
         checkpoint: a .keras file to export instead of workdir/model.keras.
         version: default the next free version number.
+        name: default `config.export.name`, else `<model>_<dataset>` (e.g.
+            "resnet20_digits").
 
     Returns:
         The `ExportResult`.
@@ -30,6 +33,8 @@ def export_run(workdir, export_root=None, checkpoint=None, version=None):
     kwargs = train_lib.export_kwargs(cfg)
     if export_root is not None:
         kwargs["export_root"] = export_root
+    if name is not None:
+        kwargs["name"] = name
     return export_model(
         model, version=version,
         metadata={"config": cfg, "metrics": metrics, "workdir": str(workdir.resolve())},
@@ -41,7 +46,11 @@ def describe(result):
     """Lines naming each artifact of an export and its parity with Keras."""
     lines = [
         f"\nExported {result.name} version {result.version} to {result.directory}",
-        f"  SavedModel: {result.saved_model}  (serving_default: uint8 images -> logits)",
+        f"  name:       {result.name}  (the TF Serving model name; its versions share "
+        f"input, output and classes)",
+        f"  classes:    {result.classes}  ({_names(result.class_names)})",
+        f"  SavedModel: {result.saved_model}  (serving_default: uint8 images -> logits"
+        f"{'' if result.class_names is None else '; class_names'})",
         f"  Keras:      {result.keras_path}",
     ]
     if result.tflite_path:
@@ -56,3 +65,10 @@ def describe(result):
                 f"top-1 agreement {report['top1_agreement']:.4f}"
             )
     return "\n".join(lines)
+
+
+def _names(class_names, shown=5):
+    if class_names is None:
+        return "no class names"
+    more = f", ... {len(class_names) - shown} more" if len(class_names) > shown else ""
+    return ", ".join(class_names[:shown]) + more

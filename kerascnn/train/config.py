@@ -1,7 +1,85 @@
-"""The training config's keys and defaults, defined once for every config file."""
+"""The training config's keys, defaults and meanings, defined once for every config file.
+
+`KEYS` is the one place where a key is defined: `default_config()` builds the
+ConfigDict from it, `check_config` derives the required keys from that, and
+`describe_config` (what `tools/train.py --show_config` prints) gives each
+key's value, default and meaning from it.
+"""
 
 import ml_collections
 from ml_collections import config_dict
+
+# A warmup longer than this fraction of training is shortened to it, so that
+# `--config.train.epochs=1` runs any config (a smoke test).
+MAX_WARMUP_FRACTION = 0.5
+
+_OPTIONAL_STR = object()  # a key that is None unless set to a string
+
+# (key, default, meaning). Sections are the first part of the key. The
+# `augment` and `eval` sections are the keyword arguments of
+# `kerascnn.data.train_pipeline` / `eval_pipeline` with their defaults
+# (tests/train/test_config.py ties the two).
+KEYS = (
+    ("seed", 0, "seeds Keras, NumPy, TF and the data pipeline"),
+    ("model.name", "resnet20", "a registered model (kerascnn.list_models())"),
+    ("model.kwargs", {},
+     "builder keyword arguments (input_shape and classes come from the data unless set); "
+     'preprocessing="dataset" measures the training split\'s mean/std, '
+     '"dataset_mean_image" its mean image'),
+    ("data.name", "digits", '"digits", a TFDS name, or "folder:PATH" (docs/data.md)'),
+    ("data.data_dir", _OPTIONAL_STR, "TFDS data_dir (default ~/tensorflow_datasets)"),
+    ("data.manual_dir", _OPTIONAL_STR, "TFDS manual_dir (imagenet2012's tar files)"),
+    ("data.train_split", "train", "the split trained on"),
+    ("data.test_split", "test", "the split evaluated and reported"),
+    ("data.image_size", 32, "the square size images are cropped / resized to"),
+    ("augment.crop", "pad_crop", "pad_crop | resize | scale_aug | random_resized_crop"),
+    ("augment.padding", 4, "pixels of zero padding before the pad_crop crop"),
+    ("augment.flip", True, "random horizontal flip"),
+    ("augment.vertical_flip", False, "random vertical flip"),
+    ("augment.rotation", 0.0, "random rotation, max degrees"),
+    ("augment.translation", 0.0, "random translation, max fraction of the size"),
+    ("augment.brightness", 0.0, "colour jitter strength (torchvision ColorJitter)"),
+    ("augment.contrast", 0.0, "colour jitter strength"),
+    ("augment.saturation", 0.0, "colour jitter strength"),
+    ("augment.hue", 0.0, "colour jitter strength"),
+    ("augment.pca_lighting", 0.0, "std of AlexNet's PCA lighting alpha (AlexNet: 0.1); 0 = off"),
+    ("augment.pca_basis", "imagenet", "imagenet | dataset (computed from the training split)"),
+    ("augment.noise", 0.0, "Gaussian noise std, grey levels"),
+    ("augment.policy", "none", "none | rand_augment | trivial_augment"),
+    ("augment.num_ops", 2, "RandAugment N, ops per image"),
+    ("augment.magnitude", 9 / 30, "RandAugment m in [0, 1] (torchvision bin / 30, timm M / 10)"),
+    ("augment.magnitude_std", 0.0, "per-op noise on the magnitude (timm mstd)"),
+    ("augment.fill", 0, "grey value for uncovered pixels"),
+    ("augment.cutout", 0, "cutout square side in pixels; 0 = off"),
+    ("augment.random_erasing", 0.0, "random erasing probability"),
+    ("augment.mix", "none", "none | mixup | cutmix | mixup_cutmix | fourier_mix"),
+    ("augment.mixup_alpha", 0.2, "mixup Beta(alpha, alpha)"),
+    ("augment.cutmix_alpha", 1.0, "cutmix Beta(alpha, alpha)"),
+    ("augment.mix_switch_prob", 0.5, "mixup_cutmix: probability of cutmix"),
+    ("augment.mix_prob", 1.0, "probability that a batch is mixed"),
+    ("augment.keras_cv", (), "keras-cv layers: grid_mask, random_crop_and_resize, jittered_resize"),
+    ("eval.resize", "resize", "resize | center_crop (resize to size / 0.875, central crop)"),
+    ("train.epochs", 30, "epochs of training"),
+    ("train.batch_size", 128, "images per step"),
+    ("train.optimizer", "sgd", "sgd (kerascnn.train.optimizers.OPTIMIZERS)"),
+    ("train.learning_rate", 0.1, "the rate after warmup"),
+    ("train.momentum", 0.9, "SGD momentum"),
+    ("train.nesterov", False, "Nesterov momentum"),
+    ("train.weight_decay", 1e-4, "coupled L2 (g += wd * w), as in the papers"),
+    ("train.schedule", "cosine", "cosine | step | constant"),
+    ("train.warmup_epochs", 0.0,
+     f"linear warmup from 0; capped at {MAX_WARMUP_FRACTION:g} x epochs"),
+    ("train.lr_decay_epochs", (), "step: epochs at which lr *= lr_decay_rate"),
+    ("train.lr_decay_rate", 0.1, "step: the factor"),
+    ("train.final_learning_rate", 0.0, "cosine: where it ends"),
+    ("train.label_smoothing", 0.0, "label smoothing of the cross-entropy, in [0, 1)"),
+    ("train.shuffle_buffer", 10_000, "the training pipeline's shuffle buffer"),
+    ("train.eval_every_epoch", True, "also evaluate on the test split after each epoch"),
+    ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),
+    ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
+    ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),
+    ("export.tflite", True, "also write a float32 TFLite file"),
+)
 
 
 def default_config():
@@ -10,81 +88,82 @@ def default_config():
     Config files start from this, set what their recipe changes, and lock it.
     Keys are the arguments of the functions they reach (the model builder,
     `kerascnn.data.train_pipeline`, `kerascnn.data.eval_pipeline`, the
-    optimizer and schedule). These are the only config keys: the training
-    library derives the required keys from this function.
+    optimizer and schedule). These are the only config keys: they and their
+    meanings are `KEYS`, and the training library derives the required keys
+    from this function.
     """
     c = ml_collections.ConfigDict()
-    c.seed = 0
-
-    c.model = ml_collections.ConfigDict()
-    c.model.name = "resnet20"
-    # Builder keyword arguments; `input_shape` and `classes` come from the data
-    # unless set. preprocessing="dataset" computes the per-channel mean/std of
-    # the training split (up to 10,000 images) when the model is built;
-    # "dataset_mean_image" the mean image and per-channel std (AlexNet).
-    c.model.kwargs = ml_collections.ConfigDict()
-
-    c.data = ml_collections.ConfigDict()
-    c.data.name = "digits"  # "digits", a TFDS name, or "folder:PATH"
-    c.data.data_dir = config_dict.placeholder(str)  # TFDS data_dir (default ~/tensorflow_datasets)
-    c.data.manual_dir = config_dict.placeholder(str)  # TFDS manual_dir (imagenet2012)
-    c.data.train_split = "train"
-    c.data.test_split = "test"
-    c.data.image_size = 32
-
-    c.augment = ml_collections.ConfigDict()
-    # The keyword arguments of `kerascnn.data.train_pipeline` (docs/augment.md),
-    # with its defaults (a test ties the two).
-    c.augment.crop = "pad_crop"  # pad_crop | resize | scale_aug | random_resized_crop
-    c.augment.padding = 4
-    c.augment.flip = True
-    c.augment.vertical_flip = False
-    c.augment.rotation = 0.0  # max degrees
-    c.augment.translation = 0.0  # max fraction of the size
-    c.augment.brightness = 0.0  # colour jitter strengths (torchvision ColorJitter)
-    c.augment.contrast = 0.0
-    c.augment.saturation = 0.0
-    c.augment.hue = 0.0
-    c.augment.pca_lighting = 0.0  # std of alpha (AlexNet: 0.1); 0 = off
-    c.augment.pca_basis = "imagenet"  # imagenet | dataset (computed from the training split)
-    c.augment.noise = 0.0  # Gaussian noise std, grey levels
-    c.augment.policy = "none"  # none | rand_augment | trivial_augment
-    c.augment.num_ops = 2  # RandAugment N
-    c.augment.magnitude = 9 / 30  # RandAugment m in [0, 1] (torchvision bin / 30, timm M / 10)
-    c.augment.magnitude_std = 0.0
-    c.augment.fill = 0  # grey value for uncovered pixels
-    c.augment.cutout = 0  # side in pixels; 0 = off
-    c.augment.random_erasing = 0.0  # probability
-    c.augment.mix = "none"  # none | mixup | cutmix | mixup_cutmix | fourier_mix
-    c.augment.mixup_alpha = 0.2
-    c.augment.cutmix_alpha = 1.0
-    c.augment.mix_switch_prob = 0.5
-    c.augment.mix_prob = 1.0
-    c.augment.keras_cv = ()  # grid_mask, random_crop_and_resize, jittered_resize
-
-    c.eval = ml_collections.ConfigDict()
-    # The keyword arguments of `kerascnn.data.eval_pipeline`.
-    c.eval.resize = "resize"  # resize | center_crop
-
-    c.train = ml_collections.ConfigDict()
-    c.train.epochs = 30
-    c.train.batch_size = 128
-    c.train.optimizer = "sgd"
-    c.train.learning_rate = 0.1
-    c.train.momentum = 0.9
-    c.train.nesterov = False
-    c.train.weight_decay = 1e-4  # coupled L2, as in the papers
-    c.train.schedule = "cosine"  # cosine | step | constant
-    c.train.warmup_epochs = 0.0
-    c.train.lr_decay_epochs = ()  # "step": epochs at which lr *= lr_decay_rate
-    c.train.lr_decay_rate = 0.1
-    c.train.final_learning_rate = 0.0
-    c.train.label_smoothing = 0.0
-    c.train.shuffle_buffer = 10_000
-    c.train.eval_every_epoch = True
-
-    c.export = ml_collections.ConfigDict()
-    c.export.root = "saved_models"
-    c.export.num_parity_images = 64
-    c.export.tflite = True
+    for key, default, _ in KEYS:
+        section, _, name = key.rpartition(".")
+        node = c
+        if section:
+            if section not in c:
+                c[section] = ml_collections.ConfigDict()
+            node = c[section]
+        if default is _OPTIONAL_STR:
+            node[name] = config_dict.placeholder(str)
+        elif isinstance(default, dict):
+            node[name] = ml_collections.ConfigDict(default)
+        else:
+            node[name] = default
     return c
+
+
+def meanings():
+    """{key: one-line meaning} of every config key."""
+    return {key: meaning for key, _, meaning in KEYS}
+
+
+def describe_config(cfg):
+    """Rows (key, value, default, meaning) of a config dict, one per key.
+
+    The entries of `model.kwargs` get a row each, whose default is `-`
+    (they are the builder's arguments, `help(kerascnn.models...)`).
+    """
+    default = _flatten(_to_dict(default_config()))
+    order = {key: i for i, (key, _, _) in enumerate(KEYS)}
+    flat = _flatten(_to_dict(cfg))
+    rows = []
+    for key in sorted(flat, key=lambda k: (order.get(k.rpartition(".")[0] if k.startswith(
+            "model.kwargs.") else k, len(order)), k)):
+        value = flat[key]
+        if key.startswith("model.kwargs."):
+            rows.append((key, value, "-", f"argument of the {cfg['model']['name']} builder"))
+        else:
+            rows.append((key, value, default.get(key, "-"), meanings().get(key, "")))
+    return rows
+
+
+def format_config(cfg):
+    """`describe_config` as an aligned text table, values that differ from the default marked *."""
+    rows = describe_config(cfg)
+    cells = [(k, _show(v), "-" if d == "-" else _show(d), m, v != d and d != "-")
+             for k, v, d, m in rows]
+    wk = max(len(c[0]) for c in cells)
+    wv = max(len(c[1]) for c in cells)
+    wd = max(len(c[2]) for c in cells)
+    lines = [f"  {'key':<{wk}}  {'value':<{wv}}  {'default':<{wd}}  meaning"]
+    for k, v, d, m, changed in cells:
+        lines.append(f"{'*' if changed else ' '} {k:<{wk}}  {v:<{wv}}  {d:<{wd}}  {m}")
+    lines.append("(* = set by the config file or the command line)")
+    return "\n".join(lines)
+
+
+def _show(value):
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
+
+
+def _to_dict(cfg):
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else cfg
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict) and (value or f"{prefix}{key}" != "model.kwargs"):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
+    return out

@@ -4,8 +4,10 @@ This is the one place where a config becomes keyword arguments.
 """
 
 import dataclasses
+import difflib
 import json
 import pathlib
+import re
 import shutil
 import time
 
@@ -13,6 +15,7 @@ import keras
 
 from kerascnn import _io, data, evaluate, registry
 from kerascnn.augment import crops
+from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.train import config as config_lib
 from kerascnn.train import optimizers, schedules
@@ -53,7 +56,8 @@ def check_config(cfg):
     default = config_to_dict(config_lib.default_config())
     unknown = sorted(set(cfg) - set(default))
     if unknown:
-        raise ValueError(f"Unknown config key(s) {unknown}; allowed: {sorted(default)}.")
+        raise ValueError(f"Unknown config key(s) {unknown}{_closest(unknown[0], default)}; "
+                         f"allowed: {sorted(default)}.")
     for section, keys in default.items():
         if not isinstance(keys, dict):
             if section not in cfg:
@@ -62,25 +66,24 @@ def check_config(cfg):
         if not isinstance(cfg.get(section), dict):
             raise ValueError(f"The config has no section {section!r}; it needs "
                              f"{sorted(k for k, v in default.items() if isinstance(v, dict))}.")
-        missing = sorted(set(keys) - set(cfg[section]))
-        if missing:
-            raise ValueError(f"config.{section} lacks key(s) {missing}.")
         unknown = sorted(set(cfg[section]) - set(keys))
         if unknown:
             raise ValueError(
-                f"Unknown key(s) config.{section}.{unknown[0]} ({unknown}); "
+                f"Unknown key(s) config.{section}.{unknown[0]} ({unknown})"
+                f"{_closest(unknown[0], keys, f'config.{section}.')}; "
                 f"allowed in config.{section}: {sorted(keys)}."
             )
+        missing = sorted(set(keys) - set(cfg[section]))
+        if missing:
+            raise ValueError(f"config.{section} lacks key(s) {missing}.")
     t = cfg["train"]
     for key in ("epochs", "batch_size"):
         if not isinstance(t[key], int) or t[key] < 1:
             raise ValueError(f"config.train.{key} must be an integer >= 1, got {t[key]!r}.")
     if t["learning_rate"] <= 0:
         raise ValueError(f"config.train.learning_rate must be > 0, got {t['learning_rate']}.")
-    if not 0 <= t["warmup_epochs"] < t["epochs"]:
-        raise ValueError(
-            f"config.train.warmup_epochs must be in [0, epochs={t['epochs']}), got {t['warmup_epochs']}."
-        )
+    if not t["warmup_epochs"] >= 0:
+        raise ValueError(f"config.train.warmup_epochs must be >= 0, got {t['warmup_epochs']}.")
     if not 0 <= t["label_smoothing"] < 1:
         raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
     if t["schedule"] not in schedules.DECAYS:
@@ -91,32 +94,73 @@ def check_config(cfg):
     registry.get_builder(cfg["model"]["name"])  # an unknown model fails here
 
 
-def _prepare_workdir(cfg, workdir):
-    """Creates `workdir`; a run of another config there is an error."""
-    workdir.mkdir(parents=True, exist_ok=True)
+def _closest(key, allowed, prefix=""):
+    """' (did you mean X?)' for the allowed key closest to a misspelt one, else ''."""
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
+
+
+def warmup_epochs(cfg):
+    """config.train.warmup_epochs, capped at `MAX_WARMUP_FRACTION` of training."""
+    t = cfg["train"]
+    return min(float(t["warmup_epochs"]), config_lib.MAX_WARMUP_FRACTION * t["epochs"])
+
+
+def _check_workdir(cfg, workdir):
+    """Whether `workdir` can take this run (reads only): a run of another
+    config there is an error. Returns True when config.json is to be written."""
     path = workdir / CONFIG_FILE
-    if path.exists():
-        stored = json.loads(path.read_text())
-        previous = upgrade_config(stored)
-        if previous == cfg and stored != cfg:
-            _io.write_json_atomic(path, cfg)  # the same run, saved in today's keys
-        if previous != cfg:
-            diff = _diff(previous, cfg)
-            raise ValueError(
-                f"{workdir} holds a run of another config (differences: {diff}). "
-                "Use a new --workdir, or delete that one to start over."
-            )
-    else:
-        _io.write_json_atomic(path, cfg)
+    if workdir.exists() and not workdir.is_dir():
+        raise ValueError(f"--workdir {workdir} is a file, not a folder.")
+    if not path.exists():
+        return True
+    stored = json.loads(path.read_text())
+    previous = upgrade_config(stored)
+    if previous != cfg:
+        raise ValueError(
+            f"{workdir} holds a run of another config (differences: {_diff(previous, cfg)}). "
+            "Use a new --workdir, or delete that one to start over."
+        )
+    return stored != cfg  # the same run, to be saved in today's keys
+
+
+def _write_config(cfg, workdir):
+    workdir.mkdir(parents=True, exist_ok=True)
+    _io.write_json_atomic(workdir / CONFIG_FILE, cfg)
+
+
+def check_classes(cfg, info):
+    """A classifier needs two classes; the message names the dataset's one."""
+    if info.num_classes >= 2:
+        return
+    name = cfg["data"]["name"]
+    what = f"{info.num_classes} class"
+    if info.class_names:
+        what += f" ({', '.join(repr(c) for c in info.class_names)})"
+    hint = ""
+    if name.startswith(FOLDER_PREFIX):
+        folder = pathlib.Path(name[len(FOLDER_PREFIX):]).expanduser()
+        hint = (f": image folder {folder} has {len(info.class_names)} class sub-folder(s); "
+                "add one sub-folder of images per class")
+    raise ValueError(
+        f"config.data.name={name!r} has {what}, but a classifier needs at least 2{hint}."
+    )
 
 
 def upgrade_config(cfg):
     """A run's saved config in today's keys, so older run folders still evaluate,
-    export and resume: `augment.eval_resize` became `eval.resize`."""
+    export and resume: `augment.eval_resize` became `eval.resize`, and a key
+    added since (e.g. `export.name`) takes its default."""
     augment = cfg.get("augment", {})
     if "eval" not in cfg and "eval_resize" in augment:
         cfg = {**cfg, "augment": {k: v for k, v in augment.items() if k != "eval_resize"},
                "eval": {"resize": augment["eval_resize"]}}
+    default = config_to_dict(config_lib.default_config())
+    for section, keys in default.items():
+        if isinstance(keys, dict) and isinstance(cfg.get(section), dict):
+            added = {k: v for k, v in keys.items() if k not in cfg[section]}
+            if added:
+                cfg = {**cfg, section: {**cfg[section], **added}}
     return cfg
 
 
@@ -223,7 +267,7 @@ def make_schedule(cfg, steps_per_epoch):
     return schedules.WarmupSchedule(
         base_learning_rate=t["learning_rate"],
         total_steps=t["epochs"] * steps_per_epoch,
-        warmup_steps=int(round(t["warmup_epochs"] * steps_per_epoch)),
+        warmup_steps=int(round(warmup_epochs(cfg) * steps_per_epoch)),
         decay=t["schedule"],
         boundaries=[int(round(e * steps_per_epoch)) for e in t["lr_decay_epochs"]],
         decay_rate=t["lr_decay_rate"],
@@ -251,7 +295,7 @@ def compile_model(model, cfg, steps_per_epoch, num_classes):
     )
 
 
-def train_and_evaluate(config, workdir, verbose=1):
+def train_and_evaluate(config, workdir, verbose="auto"):
     """Trains the config's model on its dataset, evaluates and saves it.
 
     Every check (config keys, model name and arguments, dataset, shapes,
@@ -266,7 +310,8 @@ def train_and_evaluate(config, workdir, verbose=1):
     Args:
         config: a ConfigDict (or dict) with the keys of `default_config()`.
         workdir: the run's folder.
-        verbose: Keras progress-bar verbosity.
+        verbose: Keras's verbosity; "auto" is the progress bar (1) when stdout
+            is a terminal and one line per epoch (2, no ANSI codes) otherwise.
 
     Returns:
         A `TrainResult`.
@@ -276,13 +321,18 @@ def train_and_evaluate(config, workdir, verbose=1):
     workdir = pathlib.Path(workdir)
     d = cfg["data"]
     info = dataset_info(cfg)
+    check_classes(cfg, info)
     model_path = workdir / MODEL_FILE
     metrics_path = workdir / METRICS_FILE
-    _prepare_workdir(cfg, workdir)
+    # Nothing is written into the workdir before every check has passed, so a
+    # failed start leaves it as it was and the corrected command runs.
+    config_to_write = _check_workdir(cfg, workdir)
     keras.utils.set_random_seed(cfg["seed"])
 
     if model_path.exists() and metrics_path.exists():
-        model = keras.saving.load_model(model_path)
+        if config_to_write:
+            _write_config(cfg, workdir)
+        model = _io.load_model(model_path)
         metrics = json.loads(metrics_path.read_text())
         return TrainResult(model, metrics, workdir, model_path,
                            metrics.get("resumed_from_epoch", 0), True)
@@ -298,6 +348,8 @@ def train_and_evaluate(config, workdir, verbose=1):
     num_train = _num_examples(train_raw, info, d["train_split"])
     steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
     compile_model(model, cfg, steps_per_epoch, info.num_classes)
+    if config_to_write:
+        _write_config(cfg, workdir)
 
     callbacks = [
         backup,
@@ -309,7 +361,7 @@ def train_and_evaluate(config, workdir, verbose=1):
     start = time.time()
     history = model.fit(
         train_ds, epochs=cfg["train"]["epochs"], steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks, verbose=verbose,
+        callbacks=callbacks, verbose=_verbosity(verbose),
         shuffle=False,  # the pipeline shuffles, seeded
         validation_data=test_ds if cfg["train"]["eval_every_epoch"] else None,
     )
@@ -327,6 +379,14 @@ def train_and_evaluate(config, workdir, verbose=1):
     _io.write_json_atomic(metrics_path, metrics)
     shutil.rmtree(workdir / "backup", ignore_errors=True)
     return TrainResult(model, metrics, workdir, model_path, resumed_from, False)
+
+
+def _verbosity(verbose):
+    if verbose != "auto":
+        return verbose
+    import sys
+
+    return 1 if getattr(sys.stdout, "isatty", lambda: False)() else 2
 
 
 def _num_examples(ds, info, split):
@@ -368,7 +428,7 @@ def load_run(workdir, checkpoint=None):
         raise FileNotFoundError(
             f"Checkpoint {path} does not exist (has training finished?).{hint}"
         )
-    return cfg, keras.saving.load_model(path)
+    return cfg, _io.load_model(path)
 
 
 def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, resize_to=None):
@@ -401,17 +461,33 @@ def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, 
     return {"split": split, **metrics}
 
 
+def export_name(cfg):
+    """The name a run exports under: config.export.name, else
+    "<model>_<dataset>" ("resnet20_digits"; a folder dataset by its folder's
+    name, a TFDS name with "/" and other characters outside [A-Za-z0-9_.-]
+    as "_")."""
+    if cfg["export"]["name"]:
+        return cfg["export"]["name"]
+    dataset = cfg["data"]["name"]
+    if dataset.startswith(FOLDER_PREFIX):
+        dataset = pathlib.Path(dataset[len(FOLDER_PREFIX):]).expanduser().resolve().name
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{cfg['model']['name']}_{dataset}").lstrip(".")
+
+
 def export_kwargs(cfg):
     """`kerascnn.export.export_model`'s keyword arguments for a run's config.
 
-    config.export gives the export root and whether to write TFLite; the
-    parity images are the first `config.export.num_parity_images` test
-    images at the model's size, as uint8.
+    config.export gives the export root, the name (`export_name`) and whether
+    to write TFLite; the class names are the dataset's; the parity images
+    are the first `config.export.num_parity_images` test images at the
+    model's size, as uint8.
     """
     import numpy as np
 
     e = cfg["export"]
-    ds = eval_dataset(cfg, dataset_info(cfg), batch_size=e["num_parity_images"])
+    info = dataset_info(cfg)
+    ds = eval_dataset(cfg, info, batch_size=e["num_parity_images"])
     images = next(iter(ds))[0].numpy()
-    return dict(export_root=e["root"], name=cfg["model"]["name"], tflite=bool(e["tflite"]),
+    return dict(export_root=e["root"], name=export_name(cfg), tflite=bool(e["tflite"]),
+                class_names=tuple(str(c) for c in info.class_names),
                 sample_images=np.clip(np.round(images), 0, 255).astype(np.uint8))

@@ -364,3 +364,91 @@ def test_folder_errors(tmp_path):
         data.load(f"folder:{tmp_path / 'missing'}")
     with pytest.raises(FileNotFoundError, match="no class sub-folders"):
         data.info(f"folder:{tmp_path}")
+
+
+# A class folder without images is an error when the folder is read, naming it,
+# rather than an empty dataset that fails later in training.
+
+_EXTENSIONS = ".jpg, .jpeg, .png, .bmp, .gif"
+
+
+def _classes(root, layout):
+    """Creates root/<class>/ folders: "img" files get an image, other names the given bytes."""
+    for cls, files in layout.items():
+        (root / cls).mkdir(parents=True)
+        for i, (name, content) in enumerate(files.items()):
+            if content == "img":
+                _save(root / cls / name, (6 + i, 7), "PNG")
+            else:
+                (root / cls / name).write_bytes(content)
+
+
+def test_folder_whose_class_folders_hold_no_images(tmp_path):
+    root = tmp_path / "empty"
+    _classes(root, {"a": {}, "b": {"notes.txt": b"text"}})
+    for fn in (data.info, data.load):
+        with pytest.raises(ValueError) as error:
+            fn(f"folder:{root}")
+        assert str(error.value) == (
+            f"Image folder {str(root)!r} has class folders ['a', 'b'] but no images in them "
+            f"(looked for {_EXTENSIONS}, any case)."
+        )
+
+
+def test_folder_whose_only_images_are_unreadable_says_so(tmp_path):
+    root = tmp_path / "broken"
+    _classes(root, {"a": {"x.png": b"not a png"}, "b": {"y.jpg": b"nor a jpeg"}})
+    with pytest.warns(UserWarning, match="2 unreadable"):
+        with pytest.raises(ValueError) as error:
+            data.info(f"folder:{root}")
+    assert str(error.value).endswith(
+        f"(looked for {_EXTENSIONS}, any case); its 2 file(s) with those extensions are "
+        f"unreadable: {os.path.join('a', 'x.png')}, {os.path.join('b', 'y.jpg')}."
+    )
+
+
+@pytest.mark.parametrize("files, why", [
+    ({}, "empty"),
+    ({"notes.txt": b"text"}, "no image files, only 1 other file(s): notes.txt"),
+    ({"0.png": b"truncated", "1.JPG": b"junk"}, "2 unreadable image file(s): 0.png, 1.JPG"),
+])
+def test_folder_with_one_class_folder_without_images_names_it(tmp_path, files, why):
+    root = tmp_path / "images"
+    _classes(root, {"a": {"1.png": "img"}, "b": files, "c": {"1.png": "img", "2.png": "img"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unreadable files' own warning
+        with pytest.raises(ValueError) as error:
+            data.load(f"folder:{root}")
+    assert str(error.value) == (
+        f"Image folder {str(root)!r}: class folder(s) without images: "
+        f"{str(root / 'b')!r} ({why}). A class needs at least one image "
+        f"(looked for {_EXTENSIONS}, any case): remove its folder or add images."
+    )
+
+
+def test_folder_with_one_class_loads(tmp_path):
+    # A one-class folder is a dataset; it is the training library that refuses it.
+    root = tmp_path / "one"
+    _classes(root, {"only": {"1.png": "img", "2.png": "img"}})
+    assert data.info(f"folder:{root}").class_names == ("only",)
+    assert [label for _, label in data.load(f"folder:{root}", "all").as_numpy_iterator()] == [0, 0]
+
+
+def test_folder_split_layout_needs_an_image_per_class_in_some_split(tmp_path):
+    root = tmp_path / "splits"
+    # b is missing from val/ and c has an empty val/c: both have training images.
+    _classes(root / "train", {"a": {"1.png": "img"}, "b": {"1.png": "img"}, "c": {"1.png": "img"}})
+    _classes(root / "val", {"a": {"1.png": "img"}, "c": {}})
+    meta = data.info(f"folder:{root}")
+    assert meta.class_names == ("a", "b", "c")
+    assert meta.splits == {"train": 3, "val": 1, "all": 4}
+    _, labels = _arrays(data.load(f"folder:{root}", "test"))
+    assert labels.tolist() == [0]
+
+    # d has folders in both splits and no image in either.
+    (root / "train" / "d").mkdir()
+    (root / "val" / "d").mkdir()
+    with pytest.raises(ValueError) as error:
+        data.info(f"folder:{root}")
+    assert (f"class folder(s) without images: {str(root / 'train' / 'd')!r} and "
+            f"{str(root / 'val' / 'd')!r} (empty). A class needs at least one image") in str(error.value)

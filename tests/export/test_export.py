@@ -8,6 +8,8 @@ with the Keras model called on the same images as float32.
 import datetime
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -19,9 +21,12 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 import kerascnn
 from kerascnn import export
-from kerascnn.export import exporter
+from kerascnn.export import exporter, runs
 
 HWC = (16, 16, 3)
+# CIFAR-10's classes, one of them non-ASCII and one with a space: the asset is UTF-8.
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "Pferd ü",
+           "ship", "fire truck")
 # ResNet-20 for CIFAR-10 (option A shortcuts): 269,722 parameters without BN
 # moving statistics (He et al. 2016 Table 6 "0.27M"; akamaster/pytorch_resnet_cifar10
 # prints "Total number of params 269722").
@@ -53,19 +58,19 @@ def _make_bn_nontrivial(model, seed=0):
             ])
 
 
-def _tiny_cnn(hwc=(8, 8, 3), name="tiny"):
+def _tiny_cnn(hwc=(8, 8, 3), name="tiny", classes=3):
     inputs = keras.Input(hwc, name="image")
     x = kerascnn.layers.ImageNormalization([127.5] * hwc[-1], [127.5] * hwc[-1])(inputs)
     x = keras.layers.Conv2D(4, 3, padding="same")(x)
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.ReLU()(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(3)(x), name=name)
+    return keras.Model(inputs, keras.layers.Dense(classes)(x), name=name)
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """resnet20 at 16x16 with non-trivial BN, exported once with 70 sample images."""
+    """resnet20 at 16x16 with non-trivial BN, exported once with 70 sample images and class names."""
     keras.utils.set_random_seed(1)
     model = kerascnn.create_model("resnet20", classes=10, input_shape=HWC)
     _make_bn_nontrivial(model)
@@ -74,6 +79,7 @@ def exported(tmp_path_factory):
     result = export.export_model(
         model, root, sample_images=samples,
         metadata={"config": {"depth": 20, "lr": np.float32(0.1)}, "metrics": {"top1": 0.5}},
+        class_names=list(CLASSES),
     )
     return model, samples, root, result
 
@@ -120,6 +126,71 @@ def test_saved_model_serves_uint8_batches_of_any_size(exported):
         serve(images=tf.constant(_images(1).astype("float32")))
 
 
+@pytest.mark.parametrize("shape", [
+    (2, 16, 16, 1), (2, 16, 16, 4), (2, 8, 16, 3), (2, 16, 32, 3), (1, 28, 28, 3),
+    (16, 16, 3), (0, 16, 16, 3),
+])
+def test_saved_model_refuses_other_image_sizes(serving_default, shape):
+    # The model alone would serve all of these (global pooling, 1x1 shortcuts) or
+    # crash the process (rank 3); the signature must refuse them first.
+    with pytest.raises(tf.errors.InvalidArgumentError) as err:
+        serving_default(images=tf.zeros(shape, tf.uint8))
+    message = str(err.value)
+    assert "expects uint8 images of shape (N, 16, 16, 3) with N >= 1" in message
+    assert f"got shape] [{' '.join(map(str, shape))}]" in message
+
+
+def test_saved_model_refuses_other_rank_and_dtype(serving_default):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[2,16,16,3,1\].*\[\?,16,16,3\]"):
+        serving_default(images=tf.zeros((2, 16, 16, 3, 1), tf.uint8))
+    for dtype, said in ((tf.float32, "float"), (tf.uint16, "uint16"), (tf.int8, "int8")):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=f"expected to be a uint8 tensor but is a {said} tensor"):
+            serving_default(images=tf.zeros((2, *HWC), dtype))
+    # The right batch still serves, after the refused ones.
+    assert serving_default(images=tf.zeros((2, *HWC), tf.uint8))["logits"].shape == (2, 10)
+
+
+@pytest.fixture(scope="module")
+def serving_default(exported):
+    return tf.saved_model.load(exported[3].saved_model).signatures["serving_default"]
+
+
+def test_class_names_round_trip(exported, tmp_path):
+    _, _, _, result = exported
+    assert result.class_names == CLASSES and result.classes == 10
+    assert json.load(open(result.metadata_path))["class_names"] == list(CLASSES)
+    asset = os.path.join(result.saved_model, "assets", "class_names.txt")
+    with open(asset, encoding="utf-8") as f:
+        assert f.read() == "".join(f"{n}\n" for n in CLASSES)
+
+    loaded = tf.saved_model.load(result.saved_model)
+    assert set(loaded.signatures) == {"serve", "serving_default", "class_names"}
+    class_names = loaded.signatures["class_names"]
+    assert class_names.structured_input_signature == ((), {})
+    names = class_names()["class_names"]
+    assert names.dtype == tf.string and names.shape == (10,)
+    assert [n.decode("utf-8") for n in names.numpy()] == list(CLASSES)
+
+    # The signature reads the asset of the directory it is loaded from, so the
+    # names travel with a copied SavedModel (edited here to tell them apart).
+    copy = tmp_path / "copy"
+    shutil.copytree(result.saved_model, copy)
+    edited = ["renamed"] + list(CLASSES[1:])
+    (copy / "assets" / "class_names.txt").write_text("".join(f"{n}\n" for n in edited),
+                                                      encoding="utf-8")
+    got = tf.saved_model.load(str(copy)).signatures["class_names"]()["class_names"]
+    assert [n.decode("utf-8") for n in got.numpy()] == edited
+
+
+def test_describe_names_the_export_and_its_classes(exported):
+    _, _, _, result = exported
+    text = runs.describe(result)
+    assert f"name:       {result.name}" in text
+    assert "classes:    10  (airplane, automobile, bird, cat, deer, ... 5 more)" in text
+    assert "; class_names)" in text
+
+
 def test_tflite_runs_in_litert_and_matches(exported):
     model, _, _, result = exported
     images = _images(3, seed=20)
@@ -150,6 +221,48 @@ def test_tflite_has_only_builtin_ops(exported):
     assert set(metadata["tflite_ops"]) == ops
     with open(result.tflite_path, "rb") as f:
         assert export.tflite_ops(f.read()) == {"builtin": sorted(ops), "custom": []}
+
+
+def test_tflite_predict_matches_and_refuses_other_input(exported):
+    model, _, _, result = exported
+    images = _images(70, seed=21)  # two chunks
+    want = model(images.astype("float32"), training=False).numpy()
+    with open(result.tflite_path, "rb") as f:
+        content = f.read()
+    for source in (result.tflite_path, content):
+        np.testing.assert_allclose(export.tflite_predict(source, images), want,
+                                   rtol=0, atol=1e-4)
+
+    for bad in (_images(2, (16, 16, 1)), _images(2, (8, 8, 3)), _images(2, (32, 16, 3)),
+                _images(1)[0], _images(0)):
+        expected = (r"input 'images' takes uint8 images of shape \(N, 16, 16, 3\) with "
+                    r"N >= 1; got uint8 of shape " + re.escape(str(bad.shape)))
+        with pytest.raises(ValueError, match=expected):
+            export.tflite_predict(content, bad)
+        with pytest.raises(ValueError, match=expected):
+            export.parity.tflite_logits(result.tflite_path, bad)
+    with pytest.raises(ValueError, match=r"\(N, 16, 16, 3\).*got float32 of shape \(2, 16, 16, 3\)"):
+        export.tflite_predict(content, _images(2).astype("float32"))
+
+
+def test_litert_recipe_in_the_docs_is_strict(exported):
+    # docs/export.md: the signature runner resizes any input; the tensor API
+    # with resize_tensor_input(strict=True) and set_tensor refuses it.
+    _, _, _, result = exported
+    interpreter = Interpreter(model_path=result.tflite_path)
+    runner = interpreter.get_signature_runner("serving_default")
+    assert runner(images=_images(2, (8, 8, 3)))["logits"].shape == (2, 10)  # not refused
+
+    interpreter = Interpreter(model_path=result.tflite_path)
+    inp = interpreter.get_input_details()[0]
+    with pytest.raises(RuntimeError, match="only allows mutating unknown dimensions"):
+        interpreter.resize_tensor_input(inp["index"], (2, 8, 8, 3), strict=True)
+    interpreter.resize_tensor_input(inp["index"], (2, *HWC), strict=True)
+    interpreter.allocate_tensors()
+    with pytest.raises(ValueError, match="Dimension mismatch"):
+        interpreter.set_tensor(inp["index"], _images(2, (16, 16, 1)))
+    with pytest.raises(ValueError, match="expected type UINT8"):
+        interpreter.set_tensor(inp["index"], _images(2).astype("float32"))
 
 
 def test_keras_file_reloads_without_custom_objects(exported):
@@ -243,6 +356,12 @@ def test_versions_count_up_and_are_never_overwritten(tmp_path):
     assert not os.path.exists(os.path.join(second.directory, "model_float32.tflite"))
     metadata = json.load(open(second.metadata_path))
     assert metadata["parity"]["skipped"] is True and "tflite" not in metadata["files"]
+    # Without class_names: null in the metadata, no asset, no signature.
+    assert metadata["class_names"] is None
+    assert (second.classes, second.class_names) == (3, None)
+    assert not os.path.exists(os.path.join(second.directory, "assets", "class_names.txt"))
+    assert set(tf.saved_model.load(second.saved_model).signatures) == {"serve",
+                                                                        "serving_default"}
 
     before = sorted(os.listdir(first.directory))
     meta_before = open(first.metadata_path).read()
@@ -259,8 +378,11 @@ def test_versions_count_up_and_are_never_overwritten(tmp_path):
     assert export.next_version(tmp_path / "tiny") == 8
 
 
-@pytest.mark.parametrize("failing", ["convert_to_tflite", "_write_json"])
-def test_failure_midway_leaves_no_version_and_no_temp_dir(tmp_path, monkeypatch, failing):
+@pytest.mark.parametrize("module, failing", [
+    (exporter, "convert_to_tflite"), (exporter._metadata, "write_json"),
+], ids=["tflite", "metadata"])
+def test_failure_midway_leaves_no_version_and_no_temp_dir(tmp_path, monkeypatch, module,
+                                                          failing):
     calls = []
 
     def boom(*args, **kwargs):
@@ -269,7 +391,7 @@ def test_failure_midway_leaves_no_version_and_no_temp_dir(tmp_path, monkeypatch,
         assert [e for e in os.listdir(tmp_path / "tiny") if e.startswith(".tmp-1-")]
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(exporter, failing, boom)
+    monkeypatch.setattr(module, failing, boom)
     with pytest.raises(RuntimeError, match="simulated failure"):
         export.export_model(_tiny_cnn(), tmp_path, sample_images=_images(2, (8, 8, 3)))
     assert calls
@@ -312,6 +434,14 @@ def test_stale_temp_dirs_of_dead_processes_are_removed(tmp_path):
     ({"name": ".hidden"}, "'.hidden'"),
     ({"metadata": {"parity": 1}}, "parity"),
     ({"metadata": {"config": object()}}, "config"),
+    ({"metadata": {"class_names": ["a", "b", "c"]}}, "class_names"),
+    ({"class_names": ["a", "b"]}, r"class_names has 2 names.*3 outputs"),
+    ({"class_names": ["a", "b", "c", "d"]}, r"class_names has 4 names.*3 outputs"),
+    ({"class_names": "abc"}, "sequence of str.*'abc'"),
+    ({"class_names": ["a", 1, "c"]}, r"class_names\[1\].*1"),
+    ({"class_names": ["a", "b\nc", "d"]}, r"class_names\[1\].*line breaks"),
+    ({"class_names": ["a", "", "d"]}, r"class_names\[1\].*non-empty"),
+    ({"class_names": ["a", "b", "a"]}, r"distinct.*\['a'\]"),
 ])
 def test_bad_arguments_raise_before_writing(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -326,3 +456,4 @@ def test_variable_input_shape_is_refused(tmp_path):
     with pytest.raises(ValueError, match="input shape"):
         export.parity_report(model, saved_model_dir=str(tmp_path), images=_images(1))
     assert not os.listdir(tmp_path)
+

@@ -80,7 +80,7 @@ def test_sigkill_resume_evaluate_export(tmp_path):
 
     exported = tool("export", f"--workdir={workdir}", f"--export_root={tmp_path / 'saved'}")
     assert exported.returncode == 0, exported.stderr[-3000:]
-    version = tmp_path / "saved" / "resnet20" / "1"
+    version = tmp_path / "saved" / "resnet20_digits" / "1"
     for name in ("saved_model.pb", "model.keras", "model_float32.tflite", "metadata.json"):
         assert (version / name).exists(), name
         assert str(version / name) in exported.stdout or name == "saved_model.pb"
@@ -101,13 +101,6 @@ def test_bad_override_and_missing_run_fail_fast(tmp_path):
     assert missing.returncode != 0 and "is not a kerascnn run folder" in missing.stderr
 
 
-@pytest.mark.parametrize("script", ["kerascnn-train", "kerascnn-evaluate", "kerascnn-export"])
-def test_console_scripts_installed(script):
-    path = BIN / script
-    assert path.exists(), f"{script} is not installed next to {sys.executable}"
-    out = subprocess.run([str(path), "--helpfull"], capture_output=True, text=True,
-                         timeout=120, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert "--workdir" in out.stdout + out.stderr
 
 
 @pytest.mark.slow
@@ -151,8 +144,8 @@ def test_evaluate_with_test_time_augmentation(tmp_path):
     assert "is not a kerascnn run folder" not in bad.stderr  # failed before loading
 
     workdir = tmp_path / "run"
-    trained = tool("train", *TINY, "--config.train.epochs=1", "--config.train.warmup_epochs=0",
-                   f"--workdir={workdir}")
+    # The config's 1-epoch warmup is capped at half of training: epochs=1 runs as it is.
+    trained = tool("train", *TINY, "--config.train.epochs=1", f"--workdir={workdir}")
     assert trained.returncode == 0, trained.stderr[-3000:]
     out = tmp_path / "tta.json"
     evaluated = tool("evaluate", f"--workdir={workdir}", "--tta=ten_crop", f"--output={out}")
