@@ -185,3 +185,40 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert proc.returncode == 0, err.decode()[-3000:]
     assert "━" in text and "\x1b[" in text  # Keras's bar, redrawn in place
     assert not TF_NOISE.search(err.decode())
+
+
+def test_an_export_never_becomes_the_next_version_of_another_model(tmp_path):
+    """Finding 1: a 2-class folder run exported after a 3-class one used to be
+    written as version 2 of the same name (the model's), which TF Serving would
+    have switched to."""
+    import numpy as np
+    from PIL import Image
+
+    from kerascnn.train import train_lib
+
+    def folder_run(name, classes):
+        root = tmp_path / name
+        for c in classes:
+            (root / c).mkdir(parents=True)
+            for i in range(5):
+                Image.fromarray(np.full((8, 8, 3), 50 * i, np.uint8)).save(root / c / f"{i}.png")
+        cfg = train_lib.config_to_dict(config_lib.default_config())
+        cfg["data"].update(name=f"folder:{root}", image_size=8)
+        cfg["train"].update(epochs=1, batch_size=4, eval_every_epoch=False)
+        cfg["export"].update(root=str(tmp_path / "saved"), num_parity_images=2, tflite=False)
+        train_lib.train_and_evaluate(cfg, tmp_path / f"run_{name}", verbose=0)
+        return tmp_path / f"run_{name}"
+
+    animals = folder_run("animals", ["cat", "dog", "owl"])
+    plants = folder_run("plants", ["fern", "moss"])
+    first = tool("export", f"--workdir={animals}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (tmp_path / "saved" / "resnet20_animals" / "1" / "saved_model.pb").exists()
+    same_name = tool("export", f"--workdir={plants}", "--name=resnet20_animals")
+    assert same_name.returncode == 2, same_name.stderr[-3000:]
+    error = same_name.stderr.splitlines()[0]
+    assert "resnet20_animals" in error and "cat" in error and "fern" in error, error
+    assert not (tmp_path / "saved" / "resnet20_animals" / "2").exists()
+    own_name = tool("export", f"--workdir={plants}")
+    assert own_name.returncode == 0, own_name.stderr[-3000:]
+    assert (tmp_path / "saved" / "resnet20_plants" / "1" / "saved_model.pb").exists()

@@ -137,3 +137,50 @@ def test_a_misspelt_key_names_the_closest():
     bad["trian"] = bad.pop("train")
     with pytest.raises(ValueError, match=r"did you mean train\?"):
         train_lib.check_config(bad)
+
+
+def test_the_export_name_and_class_names_come_from_the_run(tmp_path):
+    cfg = digits_config()
+    assert train_lib.export_name(cfg) == "resnet20_digits"
+    kwargs = train_lib.export_kwargs(cfg)
+    assert kwargs["name"] == "resnet20_digits"
+    assert kwargs["class_names"] == tuple("0123456789")
+    assert kwargs["sample_images"].shape == (64, 16, 16, 3)
+    assert kwargs["sample_images"].dtype == np.uint8
+
+    folder = image_folder(tmp_path / "flowers", ["tulip", "daisy", "rose"])
+    cfg["data"]["name"] = f"folder:{folder}/"
+    assert train_lib.export_name(cfg) == "resnet20_flowers"
+    assert train_lib.export_kwargs(cfg)["class_names"] == ("daisy", "rose", "tulip")
+
+    cfg["data"]["name"] = "imagenette/320px-v2"
+    assert train_lib.export_name(cfg) == "resnet20_imagenette_320px-v2"
+    cfg["export"]["name"] = "my_model"
+    assert train_lib.export_name(cfg) == "my_model"
+
+
+def test_tfds_label_names_are_the_class_names(tmp_path):
+    """A prepared TFDS dataset stores its label names in its metadata files
+    (CIFAR-10's come from its batches.meta.txt when TFDS prepares it); the
+    export takes them from there."""
+    import tensorflow_datasets as tfds
+
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+             "truck"]  # CIFAR-10's, in label order (Krizhevsky 2009)
+    builder = tfds.builder("cifar10", data_dir=str(tmp_path))
+    builder.info.features["label"].names = names
+    builder.info.set_splits(tfds.core.SplitDict([
+        tfds.core.SplitInfo(name=s, shard_lengths=[n], num_bytes=0, filename_template=None)
+        for s, n in {"train": 4, "test": 4}.items()]))
+    builder.data_path.mkdir(parents=True)
+    builder.info.write_to_directory(builder.data_dir)
+
+    cfg = digits_config()
+    cfg["data"].update(name="cifar10", data_dir=str(tmp_path))
+    cfg["data"]["image_size"] = 32
+    cfg["export"]["num_parity_images"] = 2
+    with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_FILES, num_examples=4,
+                                data_dir=str(tmp_path)):
+        kwargs = train_lib.export_kwargs(cfg)
+    assert kwargs["class_names"] == tuple(names)
+    assert kwargs["name"] == "resnet20_cifar10"
