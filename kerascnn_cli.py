@@ -25,7 +25,6 @@ This module is outside the `kerascnn` package on purpose: importing any
 could quiet it.
 """
 
-import difflib
 import importlib
 import importlib.util
 import os
@@ -33,8 +32,9 @@ import re
 import sys
 import tempfile
 
-# Console script -> tool module (tools/<name>.py, installed as kerascnn.tools.<name>).
-TOOLS = {"train": "train", "evaluate": "evaluate", "export": "export", "costs": "costs"}
+# The tools with a console script kerascnn-<name>: tools/<name>.py, installed as
+# kerascnn.tools.<name>.
+TOOLS = ("train", "evaluate", "export", "costs")
 EXIT_USER_ERROR = 2
 TRACEBACK_ENV = "KERASCNN_TRACEBACK"
 HELP_ARGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "-?")
@@ -117,7 +117,7 @@ def help_text(module):
              "  --traceback: show the full traceback of a failure (or set "
              f"{TRACEBACK_ENV}=1).",
              "  --helpfull: every flag, absl's included."]
-    return "\n".join(line for line in lines if line is not None) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def _parser(module):
@@ -172,14 +172,15 @@ def _config_override_message(argv):
         config = config_module.get_config().to_dict()
     except Exception:  # noqa: BLE001  (the config file's own error is reported instead)
         return None
+    from kerascnn import _checks as checks  # loaded with the config file's kerascnn import
+
     for override in overrides:
         node, walked = config, "config"
         for part in override.split(".")[1:]:
             if not isinstance(node, dict):
                 break
             if part not in node:
-                close = difflib.get_close_matches(part, list(node), n=1, cutoff=0.6)
-                hint = f" (did you mean {walked}.{close[0]}?)" if close else ""
+                hint = checks.did_you_mean(part, node, f"{walked}.")
                 return (f"--{override}: {walked} has no key {part!r}{hint}; "
                         f"{walked} has {sorted(node)}. "
                         "See every key: --show_config.")
@@ -194,9 +195,10 @@ def run(main, module):
         main: the tool's `main(argv)`.
         module: the tool's module (for its docstring and flags).
     """
-    from absl import app
+    from absl import app, logging
 
     def guarded(argv):
+        logging.set_verbosity(logging.ERROR)  # TF's INFO and WARNING lines would bury the results
         if _wants_traceback(sys.argv):
             return main(argv)
         try:
@@ -210,10 +212,10 @@ def run(main, module):
 def _console_script(tool):
     def entry():
         quiet_tensorflow()  # before kerascnn.tools.* imports Keras, and with it TensorFlow
-        importlib.import_module(f"kerascnn.tools.{TOOLS[tool]}").run()
+        importlib.import_module(f"kerascnn.tools.{tool}").run()
 
     entry.__name__ = tool
-    entry.__doc__ = f"The kerascnn-{tool} console script (tools/{TOOLS[tool]}.py)."
+    entry.__doc__ = f"The kerascnn-{tool} console script (tools/{tool}.py)."
     return entry
 
 

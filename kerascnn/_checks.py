@@ -4,6 +4,7 @@ Each raises a ValueError that names the argument, the bad value and what is
 allowed, so that a bad config fails when the config is read, not an epoch in.
 """
 
+import difflib
 import numbers
 
 import numpy as np
@@ -14,6 +15,12 @@ INTERPOLATIONS = ("nearest", "bilinear")
 def is_int(value):
     """A Python or NumPy integer, not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def did_you_mean(key, allowed, prefix=""):
+    """' (did you mean PREFIX+X?)' for the allowed key closest to a misspelt one, else ''."""
+    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 def check_int(name, value, minimum=None):

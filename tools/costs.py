@@ -10,7 +10,7 @@ FLOPs per multiply-add. Bias additions are not counted (docs/costs.md).
 import sys
 
 import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
-from absl import app, flags, logging
+from absl import app, flags
 
 _MODEL = flags.DEFINE_string("model", None, "A registered kerascnn model (kerascnn.list_models()).")
 _KERAS_APPLICATION = flags.DEFINE_string(
@@ -28,7 +28,6 @@ flags.mark_flags_as_mutual_exclusive(["model", "keras_application"], required=Tr
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.ERROR)
     import keras
 
     import kerascnn

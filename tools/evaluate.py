@@ -12,7 +12,7 @@ import sys
 
 import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
 
-from absl import app, flags, logging
+from absl import app, flags
 
 # "none" and kerascnn.evaluate.tta.MODES; spelled out so that a bad value fails
 # at flag parsing, before TensorFlow loads.
@@ -42,7 +42,6 @@ def main(argv):
     if not scales or min(scales) < 1:
         raise app.UsageError(
             f"--tta_scales must be positive ints, e.g. 224,256; got {_TTA_SCALES.value}.")
-    logging.set_verbosity(logging.ERROR)  # TF's INFO lines would bury the results
     from kerascnn import _io
     from kerascnn.train import train_lib
 

@@ -10,7 +10,7 @@ previous version has another input shape or class list is refused.
 import sys
 
 import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
-from absl import flags, logging
+from absl import flags
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A folder written by tools/train.py.")
 _NAME = flags.DEFINE_string(
@@ -25,7 +25,6 @@ flags.mark_flags_as_required(["workdir"])
 def main(argv):
     if len(argv) > 1:
         raise kerascnn_cli.UserError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.ERROR)  # TF's INFO and WARNING lines would bury the results
     from kerascnn.export import runs
 
     result = runs.export_run(_WORKDIR.value, _EXPORT_ROOT.value, _CHECKPOINT.value, _VERSION.value,

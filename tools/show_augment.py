@@ -12,7 +12,7 @@ grow stronger from left to right). Small images are upscaled (nearest).
 import sys
 
 import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
-from absl import app, flags, logging
+from absl import app, flags
 
 _POLICY = flags.DEFINE_string(
     "policy", "rand_augment", "rand_augment, trivial_augment, or op:NAME (one op).")
@@ -30,7 +30,6 @@ _OUTPUT = flags.DEFINE_string("output", "augment.png", "PNG file to write.")
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.ERROR)
     import numpy as np
     from tqdm import tqdm
 

@@ -12,7 +12,7 @@ Any config key can be set on the command line (--config.SECTION.KEY=VALUE);
 import sys
 
 import kerascnn_cli  # first: it quiets TensorFlow's start-up lines
-from absl import flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py).")
@@ -36,7 +36,6 @@ def main(argv):
         return
     if not _WORKDIR.value:
         raise kerascnn_cli.UserError("--workdir is required (the run's folder), e.g. --workdir=runs/my_run.")
-    logging.set_verbosity(logging.ERROR)  # TF's INFO and WARNING lines would bury the results
     from kerascnn import train
 
     # verbose="auto": a Keras progress bar on a terminal, one line per epoch in a log file.

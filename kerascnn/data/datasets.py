@@ -353,11 +353,7 @@ def _check_classes_have_images(root, class_names, parents, examples, unreadable)
 
 def _why_no_images(folders, unreadable):
     """Why `folders` (one class) hold no usable image: unreadable files, other files, or empty."""
-    files = []
-    for folder in folders:
-        for parent, dirs, names in os.walk(folder, followlinks=True):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            files += [os.path.join(parent, n) for n in sorted(names) if not n.startswith(".")]
+    files = [f for folder in folders for f in _visible_files(folder)]
     bad = [os.path.basename(f) for f in files if f in unreadable]
     if bad:
         return f"{len(bad)} unreadable image file(s): {_some(bad)}"
@@ -378,17 +374,18 @@ def _subdirs(path):
     )
 
 
+def _visible_files(folder):
+    """Every file under `folder` (recursively), sorted; hidden files and folders skipped."""
+    files = []
+    for parent, dirs, names in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files += [os.path.join(parent, n) for n in names if not n.startswith(".")]
+    return sorted(files)
+
+
 def _image_files(class_dir):
     """Image files under `class_dir` (recursively), sorted; hidden files skipped."""
-    files = []
-    for parent, dirs, names in os.walk(class_dir, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        files += [
-            os.path.join(parent, n)
-            for n in names
-            if not n.startswith(".") and n.lower().endswith(IMAGE_EXTENSIONS)
-        ]
-    return sorted(files)
+    return [f for f in _visible_files(class_dir) if f.lower().endswith(IMAGE_EXTENSIONS)]
 
 
 def _unreadable_files(root, files):

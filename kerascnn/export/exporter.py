@@ -130,7 +130,7 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
             os.path.join(model_dir, str(max(existing))), hwc,
             _metadata.output_shape(model), class_names,
         )
-    version = max(existing, default=0) + 1 if version is None else int(version)
+    version = next_version(model_dir) if version is None else int(version)
     target = os.path.join(model_dir, str(version))
     _refuse_existing(target)
     os.makedirs(model_dir, exist_ok=True)

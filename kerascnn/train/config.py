@@ -121,6 +121,7 @@ def describe_config(cfg):
     (they are the builder's arguments, `help(kerascnn.models...)`).
     """
     default = _flatten(_to_dict(default_config()))
+    meaning = meanings()
     order = {key: i for i, (key, _, _) in enumerate(KEYS)}
     flat = _flatten(_to_dict(cfg))
     rows = []
@@ -130,7 +131,7 @@ def describe_config(cfg):
         if key.startswith("model.kwargs."):
             rows.append((key, value, "-", f"argument of the {cfg['model']['name']} builder"))
         else:
-            rows.append((key, value, default.get(key, "-"), meanings().get(key, "")))
+            rows.append((key, value, default.get(key, "-"), meaning.get(key, "")))
     return rows
 
 

@@ -4,7 +4,6 @@ This is the one place where a config becomes keyword arguments.
 """
 
 import dataclasses
-import difflib
 import json
 import pathlib
 import re
@@ -13,6 +12,7 @@ import time
 
 import keras
 
+from kerascnn import _checks as checks
 from kerascnn import _io, data, evaluate, registry
 from kerascnn.augment import crops
 from kerascnn.data.datasets import FOLDER_PREFIX
@@ -56,7 +56,7 @@ def check_config(cfg):
     default = config_to_dict(config_lib.default_config())
     unknown = sorted(set(cfg) - set(default))
     if unknown:
-        raise ValueError(f"Unknown config key(s) {unknown}{_closest(unknown[0], default)}; "
+        raise ValueError(f"Unknown config key(s) {unknown}{checks.did_you_mean(unknown[0], default)}; "
                          f"allowed: {sorted(default)}.")
     for section, keys in default.items():
         if not isinstance(keys, dict):
@@ -70,7 +70,7 @@ def check_config(cfg):
         if unknown:
             raise ValueError(
                 f"Unknown key(s) config.{section}.{unknown[0]} ({unknown})"
-                f"{_closest(unknown[0], keys, f'config.{section}.')}; "
+                f"{checks.did_you_mean(unknown[0], keys, f'config.{section}.')}; "
                 f"allowed in config.{section}: {sorted(keys)}."
             )
         missing = sorted(set(keys) - set(cfg[section]))
@@ -92,12 +92,6 @@ def check_config(cfg):
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
     registry.get_builder(cfg["model"]["name"])  # an unknown model fails here
-
-
-def _closest(key, allowed, prefix=""):
-    """' (did you mean X?)' for the allowed key closest to a misspelt one, else ''."""
-    close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-    return f" (did you mean {prefix}{close[0]}?)" if close else ""
 
 
 def warmup_epochs(cfg):
