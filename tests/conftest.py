@@ -13,7 +13,12 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # The contract tests build every registered model at 32 x 32; a model that
 # cannot take so small an input names its smallest (H, W) here. Shared by
 # tests/models/test_contract.py and tests/no_tensorflow/.
-SMALL_INPUT_SIZES = {}
+SMALL_INPUT_SIZES = {
+    # AlexNet's unpadded 11x11/4 conv1 and three 3/2 max pools leave 1x1 at 67.
+    "alexnet": (67, 67),
+    # ZFNet's 7x7/2 conv1 (padding 1), 5x5/2 conv2 and three pools: 1x1 at 53.
+    "zfnet": (53, 53),
+}
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@
     python tools/benchmark.py augment [--sizes=32,224] [--repeats=3] [--cases=RandAugment,...]
     python tools/benchmark.py augment_epoch [--repeats=3]
     python tools/benchmark.py augment_ops [--sizes=32,224] [--repeats=3]
+    python tools/benchmark.py train --model=resnet50,densenet121,vgg16 [--batch=16] [--size=224]
 
 Prints, per layer, the median ms of a forward call and of a forward+backward
 call (gradients for the input and every trainable weight), each inside a
@@ -24,6 +25,13 @@ _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per layer / passes p
 _SIZES = flags.DEFINE_list("sizes", ["32", "224"], "augment: square image sizes.")
 _IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/2 at larger sizes).")
 _CASES = flags.DEFINE_list("cases", [], "augment: run only the cases whose name contains one of these.")
+_MODEL = flags.DEFINE_list("model", ["resnet50", "densenet121", "vgg16"],
+                           "train: kerascnn models with a keras.applications counterpart.")
+_COMPARE = flags.DEFINE_enum("compare", "keras.applications", ["keras.applications"],
+                             "train: what ours is compared with.")
+_BATCH = flags.DEFINE_integer("batch", 16, "train: images per step.", lower_bound=1)
+_SIZE = flags.DEFINE_integer("size", 224, "train: square input size.", lower_bound=32)
+_MEMORY = flags.DEFINE_bool("memory", True, "train: also measure each model's peak memory.")
 
 
 def _compiled(layer, inputs):
@@ -156,17 +164,28 @@ def augment_ops(shape, repeats):
     _augment_suites().augment_ops([int(s) for s in _SIZES.value], repeats)
 
 
-def _augment_suites():
+def train(shape, repeats):
+    """Images/s and peak memory training ours and keras.applications' same network."""
+    _suite("benchmark_train").train(_MODEL.value, _SIZE.value, _BATCH.value, repeats,
+                                    memory=_MEMORY.value)
+
+
+def _suite(module):
+    import importlib
+
     try:
-        import benchmark_augment  # run as tools/benchmark.py
+        return importlib.import_module(module)  # run as tools/benchmark.py
     except ImportError:
-        from kerascnn.tools import benchmark_augment
-    return benchmark_augment
+        return importlib.import_module(f"kerascnn.tools.{module}")
+
+
+def _augment_suites():
+    return _suite("benchmark_augment")
 
 
 # subcommand -> function(shape, repeats)
 SUITES = {"norms": norms, "grouped_conv": grouped_conv, "augment": augment,
-          "augment_epoch": augment_epoch, "augment_ops": augment_ops}
+          "augment_epoch": augment_epoch, "augment_ops": augment_ops, "train": train}
 
 
 def main(argv):

@@ -1,5 +1,12 @@
 """Model families; importing a module registers its variants."""
 
+from kerascnn.models import classic
+from kerascnn.models import densenet
+from kerascnn.models import googlenet
 from kerascnn.models import resnet
+from kerascnn.models import resnet_v2
+from kerascnn.models import resnext
+from kerascnn.models import senet
+from kerascnn.models import vgg
 
-__all__ = ["resnet"]
+__all__ = ["classic", "densenet", "googlenet", "resnet", "resnet_v2", "resnext", "senet", "vgg"]

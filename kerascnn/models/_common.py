@@ -5,7 +5,8 @@ A family module holds only its blocks, its builder and its variants. Its
 builder takes the keras.applications arguments with `APPLICATION_DEFAULTS`
 (the contract test over `list_models()` checks every registered model),
 validates them with `check_application_arguments` before any layer is built,
-and goes `model_inputs` -> `normalize` -> blocks -> `classifier_head` ->
+and goes `model_inputs` -> `normalize` -> blocks -> `classifier_head` (or
+`fc_classifier_head`, the classic nets' flatten and fully connected top) ->
 `finish_model`.
 """
 
@@ -65,9 +66,10 @@ class ConvKit:
         self.activation = activation
         any_activation(activation)  # an unknown name fails here, before any layer is built
 
-    def conv(self, x, filters, kernel_size, strides=1, name=None, groups=1, dilation_rate=1):
+    def conv(self, x, filters, kernel_size, strides=1, name=None, groups=1, dilation_rate=1,
+             padding="same"):
         return grouped_conv(
-            x, filters, kernel_size, groups=groups, strides=strides,
+            x, filters, kernel_size, groups=groups, strides=strides, padding=padding,
             dilation_rate=dilation_rate, use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer, name=name,
         )
@@ -184,6 +186,50 @@ def classifier_head(x, include_top, pooling, classes, classifier_activation,
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
+
+
+def fully_connected(x, units, activation="relu", dropout_rate=0.0, names=None,
+                    act_suffix="relu", kernel_initializer="glorot_uniform"):
+    """Dense -> activation -> dropout for each width in `units`.
+
+    The fully connected layers of the classic nets (MLP, LeNet-5, AlexNet,
+    VGG). Layers `{name}`, `{name}_{act_suffix}` and, when dropout_rate > 0,
+    `{name}_dropout`; `names` defaults to fc1, fc2, ... (keras.applications
+    VGG's). Dropout follows the activation, as in Caffe's AlexNet and
+    torchvision's VGG.
+    """
+    names = names or [f"fc{i + 1}" for i in range(len(units))]
+    for width, name in zip(units, names):
+        x = keras.layers.Dense(width, kernel_initializer=kernel_initializer, name=name)(x)
+        x = any_activation(activation, f"{name}_{act_suffix}")(x)
+        if dropout_rate:
+            x = keras.layers.Dropout(dropout_rate, name=name + "_dropout")(x)
+    return x
+
+
+def fc_classifier_head(x, include_top, pooling, classes, classifier_activation,
+                       units=(4096, 4096), activation="relu", dropout_rate=0.5,
+                       names=None, act_suffix="relu"):
+    """The classic nets' top: flatten, fully connected layers, `predictions`.
+
+    keras.applications VGG's layout (flatten -> fc1 -> fc2 -> predictions),
+    with dropout after the hidden ones (AlexNet and VGG: 0.5), so that its
+    weights map by name. The first dense layer's size depends on the input's,
+    which must therefore be fixed. Without the top, `pooling` decides, as in
+    `classifier_head`. `names` and `act_suffix` name the hidden layers (see
+    `fully_connected`).
+    """
+    if not include_top:
+        return classifier_head(x, include_top, pooling, classes, classifier_activation)
+    if None in tuple(x.shape[1:]):
+        raise ValueError(
+            f"With include_top=True the input size must be fixed (the flattened "
+            f"features feed a dense layer); got features of shape {tuple(x.shape)}. "
+            "Pass a full input_shape, or include_top=False."
+        )
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = fully_connected(x, units, activation, dropout_rate, names, act_suffix)
+    return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
 
 
 def finish_model(inputs, outputs, name, weights):

@@ -1,4 +1,6 @@
-"""ResNet v1: the ImageNet networks (18-152) and the CIFAR networks (6n+2).
+"""ResNet v1: the ImageNet networks (18-152), the CIFAR networks (6n+2) and
+their plain (no-shortcut) twins; the grouped (ResNeXt), wide, SE and
+stochastic-depth options that resnext.py, senet.py and resnet_v2.py build on.
 
 He, Zhang, Ren, Sun. Deep Residual Learning for Image Recognition. CVPR 2016.
 https://arxiv.org/abs/1512.03385
@@ -6,16 +8,18 @@ https://arxiv.org/abs/1512.03385
 
 import keras
 
-from kerascnn.layers import ZeroPadShortcut
+from kerascnn.layers import SqueezeExcite, StochasticDepth, ZeroPadShortcut, linear_decay
 from kerascnn.models import _common
 from kerascnn.registry import builds_on, register_variant
 
 BLOCK_KINDS = ("basic", "bottleneck")
-SHORTCUT_KINDS = ("projection", "zero_pad")
+SHORTCUT_KINDS = ("projection", "zero_pad", "none")
 
 
 def _shortcut(x, filters, strides, kind, kit, name):
-    """Identity when shapes agree; else a 1x1 projection (B) or zero pad (A)."""
+    """Identity when shapes agree; else a 1x1 projection (B) or zero pad (A); None for plain nets."""
+    if kind == "none":
+        return None
     if strides == 1 and x.shape[-1] == filters:
         return x
     if kind == "zero_pad":
@@ -23,33 +27,69 @@ def _shortcut(x, filters, strides, kind, kit, name):
     return kit.conv_bn(x, filters, 1, strides, name + "_0")
 
 
-def basic_block(x, filters, strides, shortcut, kit, name):
+def add_residual(shortcut, branch, name, se_ratio=None, survival=1.0, add_name=None):
+    """shortcut + [StochasticDepth](SE(branch)); the branch alone when shortcut is None (plain nets).
+
+    SE gates the residual branch before the sum (Hu et al. 2018, Fig. 3);
+    stochastic depth keeps it with probability `survival` (Huang et al. 2016).
+    Layers `{name}_se`, `{name}_drop_path` and the `Add` (`add_name`, default
+    `{name}_add`).
+    """
+    if se_ratio:
+        branch = SqueezeExcite(se_ratio, name=name + "_se")(branch)
+    if shortcut is None:
+        return branch
+    if survival < 1.0:
+        branch = StochasticDepth(survival, name=name + "_drop_path")(branch)
+    return keras.layers.Add(name=add_name or name + "_add")([shortcut, branch])
+
+
+def block_survivals(stage_blocks, drop_path_rate):
+    """Each block's survival probability, per stage: the linear decay over all
+    L blocks to p_L = 1 - drop_path_rate (Huang et al. 2016, Eq. 4)."""
+    if not 0.0 <= drop_path_rate < 1.0:
+        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}.")
+    total = sum(stage_blocks)
+    flat = linear_decay(1.0 - drop_path_rate, total) if drop_path_rate else [1.0] * total
+    starts = [sum(stage_blocks[:i]) for i in range(len(stage_blocks))]
+    return [flat[s:s + n] for s, n in zip(starts, stage_blocks)]
+
+
+def basic_block(x, filters, strides, shortcut, kit, name, se_ratio=None, survival=1.0):
     """Two 3x3 convolutions (Fig. 2 left); output channels = filters."""
     short = _shortcut(x, filters, strides, shortcut, kit, name)
     x = kit.act(kit.conv_bn(x, filters, 3, strides, name + "_1"), name + "_1_relu")
     x = kit.conv_bn(x, filters, 3, 1, name + "_2")
-    x = keras.layers.Add(name=name + "_add")([short, x])
+    x = add_residual(short, x, name, se_ratio, survival)
     return kit.act(x, name + "_out")
 
 
-def bottleneck_block(x, filters, strides, shortcut, kit, name, stride_in_1x1=True):
-    """1x1 reduce, 3x3, 1x1 expand to 4 * filters (Fig. 5 right).
+def bottleneck_block(x, filters, strides, shortcut, kit, name, stride_in_1x1=True,
+                     width=None, groups=1, se_ratio=None, survival=1.0):
+    """1x1 reduce to `width` (default filters), 3x3 with `groups`, 1x1 expand
+    to 4 * filters (Fig. 5 right; ResNeXt's Fig. 3c with groups > 1).
 
     The paper (and keras.applications) strides the first 1x1; with
     stride_in_1x1=False the 3x3 strides instead (torchvision's "v1.5").
     """
+    width = width or filters
     short = _shortcut(x, 4 * filters, strides, shortcut, kit, name)
     s1, s3 = (strides, 1) if stride_in_1x1 else (1, strides)
-    x = kit.act(kit.conv_bn(x, filters, 1, s1, name + "_1"), name + "_1_relu")
-    x = kit.act(kit.conv_bn(x, filters, 3, s3, name + "_2"), name + "_2_relu")
+    x = kit.act(kit.conv_bn(x, width, 1, s1, name + "_1"), name + "_1_relu")
+    x = kit.act(kit.conv_bn(x, width, 3, s3, name + "_2", groups), name + "_2_relu")
     x = kit.conv_bn(x, 4 * filters, 1, 1, name + "_3")
-    x = keras.layers.Add(name=name + "_add")([short, x])
+    x = add_residual(short, x, name, se_ratio, survival)
     return kit.act(x, name + "_out")
 
 
-def stage(x, block, num_blocks, filters, strides, name, **block_kwargs):
-    """`num_blocks` blocks; the first one strides (conv{k}_block1 ... blockN)."""
+def stage(x, block, num_blocks, filters, strides, name, survivals=None, **block_kwargs):
+    """`num_blocks` blocks; the first one strides (conv{k}_block1 ... blockN).
+
+    `survivals`: each block's stochastic-depth survival probability (default all 1).
+    """
     for i in range(num_blocks):
+        if survivals is not None:
+            block_kwargs["survival"] = survivals[i]
         x = block(x, filters, strides if i == 0 else 1,
                   name=f"{name}_block{i + 1}", **block_kwargs)
     return x
@@ -62,6 +102,10 @@ def ResNet(
     stem="imagenet",
     shortcut="projection",
     stride_in_1x1=None,
+    cardinality=1,
+    width_per_group=64,
+    se_ratio=None,
+    drop_path_rate=0.0,
     use_bias=False,
     activation="relu",
     kernel_initializer="he_normal",
@@ -82,6 +126,12 @@ def ResNet(
     Paper: https://arxiv.org/abs/1512.03385 (Table 1 for ImageNet, Sec. 4.2 for
     CIFAR). Deviation: none by default; `stride_in_1x1=False` gives the
     torchvision "v1.5" layout and `use_bias=True` the keras.applications one.
+    The options add ResNeXt's grouped bottleneck (Xie et al. 2017,
+    https://arxiv.org/abs/1611.05431), the wide bottleneck (Zagoruyko &
+    Komodakis 2016, https://arxiv.org/abs/1605.07146), SE blocks (Hu et al.
+    2018, https://arxiv.org/abs/1709.01507) and stochastic depth (Huang et al.
+    2016, https://arxiv.org/abs/1603.09382), and remove the shortcuts (the
+    paper's plain nets).
 
     Args:
         block: "basic" (two 3x3) or "bottleneck" (1x1-3x3-1x1, 4x expansion).
@@ -90,11 +140,27 @@ def ResNet(
         stem: "imagenet" (7x7/2 conv + 3x3/2 max pool) or "cifar" (3x3 conv,
             `stage_filters[0]` filters, no pooling).
         shortcut: "projection" (option B: 1x1 conv + BN when the shape
-            changes) or "zero_pad" (option A: subsample and zero-pad, no
-            parameters; the paper's CIFAR networks).
+            changes), "zero_pad" (option A: subsample and zero-pad, no
+            parameters; the paper's CIFAR networks) or "none" (no shortcut
+            at all: the plain networks of the degradation experiment, Fig. 4).
         stride_in_1x1: bottleneck blocks only (an error with basic blocks):
             stride on the first 1x1 (None or True: the paper and
             keras.applications) or on the 3x3 (False: torchvision's "v1.5").
+        cardinality: bottleneck blocks only: the groups C of the 3x3
+            convolution (ResNeXt; 1 is ResNet).
+        width_per_group: bottleneck blocks only: the 3x3's channels per group
+            at the first stage, doubling with `stage_filters`; the bottleneck
+            width is int(filters * width_per_group / 64) * cardinality
+            (torchvision's rule). 64 with cardinality 1 is ResNet, 4 with
+            cardinality 32 ResNeXt 32x4d, 128 with cardinality 1 WRN-50-2.
+        se_ratio: None, or the SE reduction r (16 in Hu et al.): a
+            `SqueezeExcite` gates each block's residual branch before the sum.
+        drop_path_rate: stochastic depth, 1 - p_L: block l of L keeps its
+            residual branch with probability p_l = 1 - l / L * drop_path_rate
+            (Huang et al. Eq. 4; 0.5 in the paper); 0 adds no layer. At
+            inference the branch is used whole (`kerascnn.layers.StochasticDepth`
+            divides the kept branch by p_l at training instead of multiplying
+            it by p_l at test, equal in expectation).
         use_bias: bias in the convolutions (keras.applications has them).
         activation: the nonlinearity, by name: "relu" (the paper) or any of
             `kerascnn.layers.ACTIVATIONS` ("gelu_approx", "leaky_relu", "prelu",
@@ -135,8 +201,21 @@ def ResNet(
             f"stride_in_1x1={stride_in_1x1!r} applies to bottleneck blocks only; {name} "
             "has basic blocks, whose first 3x3 convolution strides."
         )
+    for arg, value in (("cardinality", cardinality), ("width_per_group", width_per_group)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{arg} must be an integer >= 1, got {value!r}.")
+    if block == "basic" and (cardinality, width_per_group) != (1, 64):
+        raise ValueError(
+            f"cardinality and width_per_group apply to bottleneck blocks only; {name} has "
+            "basic blocks (widen them with stage_filters)."
+        )
+    if se_ratio is not None and not se_ratio > 0:
+        raise ValueError(f"se_ratio must be None or > 0, got {se_ratio!r}.")
     if shortcut not in SHORTCUT_KINDS:
         raise ValueError(f"shortcut must be one of {SHORTCUT_KINDS}, got {shortcut!r}.")
+    if shortcut == "none" and drop_path_rate:
+        raise ValueError("drop_path_rate needs shortcuts: a plain network (shortcut='none') "
+                         "would lose its whole signal when a block is dropped.")
     if stem not in ("imagenet", "cifar"):
         raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}.")
     if len(stage_blocks) != len(stage_filters) or min(stage_blocks) < 1:
@@ -144,6 +223,7 @@ def ResNet(
             f"stage_blocks {tuple(stage_blocks)} needs one count >= 1 per stage "
             f"of stage_filters {tuple(stage_filters)}."
         )
+    survivals = block_survivals(stage_blocks, drop_path_rate)
     default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
     downsamplings = len(stage_filters) - 1 + (2 if stem == "imagenet" else 0)
     inputs, x = _common.model_inputs(
@@ -160,14 +240,15 @@ def ResNet(
     else:
         x = kit.act(kit.conv_bn(x, stage_filters[0], 3, 1, "conv1"), "conv1_relu")
 
-    if block == "basic":
-        block_fn, extra = basic_block, {}
-    else:
-        block_fn, extra = bottleneck_block, {"stride_in_1x1": stride_in_1x1 is not False}
+    block_fn = basic_block if block == "basic" else bottleneck_block
     for i, (n, f) in enumerate(zip(stage_blocks, stage_filters)):
+        extra = {} if block == "basic" else {
+            "stride_in_1x1": stride_in_1x1 is not False, "groups": cardinality,
+            "width": int(f * width_per_group / 64) * cardinality,
+        }
         x = stage(
             x, block_fn, n, f, strides=1 if i == 0 else 2, name=f"conv{i + 2}",
-            shortcut=shortcut, kit=kit, **extra,
+            survivals=survivals[i], shortcut=shortcut, kit=kit, se_ratio=se_ratio, **extra,
         )
     outputs = _common.classifier_head(
         x, include_top, pooling, classes, classifier_activation
@@ -214,6 +295,21 @@ resnet44 = register_variant("resnet44", ResNetCIFAR, "CIFAR ResNet-44 (Sec. 4.2)
 resnet56 = register_variant("resnet56", ResNetCIFAR, "CIFAR ResNet-56 (Sec. 4.2).", depth=56)
 resnet110 = register_variant("resnet110", ResNetCIFAR, "CIFAR ResNet-110 (Sec. 4.2).",
                              depth=110)
+
+# The plain twins of the degradation experiment (He et al. 2016, Fig. 4 and Fig. 6).
+plain18 = register_variant("plain18", ResNet, "Plain-18: ResNet-18 without shortcuts (Fig. 4).",
+                           block="basic", stage_blocks=(2, 2, 2, 2), shortcut="none")
+plain34 = register_variant("plain34", ResNet, "Plain-34: ResNet-34 without shortcuts (Fig. 4).",
+                           block="basic", stage_blocks=(3, 4, 6, 3), shortcut="none")
+plain20 = register_variant("plain20", ResNetCIFAR, "CIFAR plain-20 (Fig. 6 left).", depth=20,
+                           shortcut="none")
+plain56 = register_variant("plain56", ResNetCIFAR, "CIFAR plain-56 (Fig. 6 left).", depth=56,
+                           shortcut="none")
+
+# Huang et al. 2016, Sec. 4: ResNet-110 with linearly decaying survival, p_L = 0.5.
+resnet110_sd = register_variant(
+    "resnet110_sd", ResNetCIFAR, "CIFAR ResNet-110 with stochastic depth, p_L = 0.5 "
+    "(Huang et al. 2016).", depth=110, drop_path_rate=0.5)
 
 
 def from_keras_applications(keras_model):

@@ -5,7 +5,8 @@ import pytest
 
 import keras
 import kerascnn
-from kerascnn.models import resnet
+from kerascnn.inspect import costs
+from kerascnn.models import resnet, resnet_v2, resnext, senet
 
 
 def trainable_count(model):
@@ -249,3 +250,104 @@ def test_unknown_activation_and_initializer():
         kerascnn.create_model("resnet20", num_classes=10, activation="gelu_aprox")
     with pytest.raises(ValueError, match="Unknown initializer 'kaiming'.*kaiming_normal"):
         kerascnn.create_model("resnet20", num_classes=10, kernel_initializer="kaiming")
+
+
+# ---- Plain twins (He et al. 2016, Sec. 4.1 and Fig. 4, 6) ----
+
+def weighted_layers(model):
+    return [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))]
+
+
+@pytest.mark.parametrize("plain, depth", [("plain18", 18), ("plain34", 34)])
+def test_plain_twins_have_option_a_resnets_parameters(plain, depth):
+    """"The residual networks have no extra parameter compared to their plain
+    counterparts" (Fig. 4, with option-A shortcuts); depth = convs + classifier."""
+    twin = kerascnn.create_model(plain, input_shape=(64, 64, 3))
+    residual = kerascnn.create_model(f"resnet{depth}", input_shape=(64, 64, 3), shortcut="zero_pad")
+    assert trainable_count(twin) == trainable_count(residual)
+    assert len(weighted_layers(twin)) == depth
+    assert not any(isinstance(l, (keras.layers.Add, kerascnn.layers.ZeroPadShortcut))
+                   for l in twin.layers)
+
+
+@pytest.mark.parametrize("plain, depth", [("plain20", 20), ("plain56", 56)])
+def test_cifar_plain_twins(plain, depth):
+    model = kerascnn.create_model(plain, num_classes=10)
+    assert trainable_count(model) == cifar_formula(depth)  # option A adds no parameter
+    assert len(weighted_layers(model)) == depth
+    assert not any(isinstance(l, keras.layers.Add) for l in model.layers)
+
+
+def test_plain_block_is_conv_bn_relu_twice():
+    model = kerascnn.create_model("plain20", num_classes=10, input_shape=(8, 8, 3))
+    out = model.get_layer("conv3_block1_out")
+    assert out.input is model.get_layer("conv3_block1_2_bn").output
+
+
+def test_plain_nets_refuse_stochastic_depth():
+    with pytest.raises(ValueError, match="drop_path_rate needs shortcuts"):
+        kerascnn.create_model("plain20", drop_path_rate=0.2)
+
+
+# ---- Costs (He et al. 2016, Table 1: 1.8 and 3.6 x 10^9 FLOPs = multiply-adds) ----
+
+@pytest.mark.parametrize("name, paper", [("resnet18", 1.8e9), ("resnet34", 3.6e9)])
+def test_macs_at_224_within_2_percent_of_table1(name, paper):
+    model = kerascnn.create_model(name)
+    assert costs(model).macs == pytest.approx(paper, rel=0.02)
+
+
+# ---- Stochastic depth (Huang et al. 2016) ----
+
+def test_resnet110_sd_survival_follows_the_linear_decay():
+    """p_l = 1 - l / L * (1 - p_L), L = 54 blocks, p_L = 0.5 (Huang et al., Eq. 4, Sec. 4)."""
+    model = kerascnn.create_model("resnet110_sd", num_classes=10)
+    drops = {l.name: l.survival_probability for l in model.layers
+             if isinstance(l, kerascnn.layers.StochasticDepth)}
+    L = 54
+    expected = {f"conv{2 + (l - 1) // 18}_block{(l - 1) % 18 + 1}_drop_path": 1 - l / L * 0.5
+                for l in range(1, L + 1)}
+    assert drops.keys() == expected.keys()
+    for name, p in expected.items():
+        assert drops[name] == pytest.approx(p, abs=1e-12), name
+    assert drops["conv4_block18_drop_path"] == pytest.approx(0.5)
+    assert trainable_count(model) == CIFAR_COUNTS["resnet110"]  # no parameters
+
+
+@pytest.mark.parametrize("builder, kwargs, blocks", [
+    (resnet.ResNet, {"block": "basic", "stage_blocks": (2, 1, 1, 1)}, 5),
+    (resnext.ResNeXt, {"stage_blocks": (1, 2, 1, 1), "se_ratio": 16}, 5),
+    (resnext.ResNeXtCIFAR, {"depth": 29}, 9),
+    (senet.SENet, {"stage_blocks": (1, 1, 2, 1)}, 5),
+    (resnet_v2.ResNetV2, {"block": "bottleneck", "stage_blocks": (1, 1, 1, 2)}, 5),
+    (resnet_v2.PreActResNetCIFAR, {"depth": 20, "block": "basic"}, 9),
+    (resnet_v2.WideResNet, {"depth": 16, "widen_factor": 1}, 6),
+])
+def test_every_residual_family_takes_drop_path_rate(builder, kwargs, blocks):
+    model = builder(drop_path_rate=0.2, input_shape=(32, 32, 3), **kwargs)
+    p = sorted((l.survival_probability for l in model.layers
+                if isinstance(l, kerascnn.layers.StochasticDepth)), reverse=True)
+    np.testing.assert_allclose(p, [1 - l / blocks * 0.2 for l in range(1, blocks + 1)])
+
+
+def test_stochastic_depth_at_training_and_inference():
+    """Training: each sample's branch is dropped or kept and divided by p_l, so
+    E[branch] is unchanged; inference: the branch is used whole. Huang et al.
+    instead keep it unscaled and multiply it by p_l at test time, which is the
+    same in expectation (kerascnn.layers.StochasticDepth)."""
+    plain = kerascnn.create_model("resnet20", num_classes=10, input_shape=(8, 8, 3))
+    model = kerascnn.create_model("resnet20", num_classes=10, input_shape=(8, 8, 3),
+                                  drop_path_rate=0.5)
+    model.set_weights(plain.get_weights())  # StochasticDepth holds no weights
+    x = np.random.default_rng(6).uniform(0, 255, (64, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(plain(x)), rtol=1e-5, atol=1e-5)
+
+    layer = model.get_layer("conv4_block3_drop_path")
+    assert layer.survival_probability == pytest.approx(0.5)  # the last block: p_L
+    probe = keras.Model(model.input, [layer.input, layer.output])
+    branch, dropped = (np.asarray(t) for t in probe(x, training=True))
+    kept = np.array([np.allclose(d, b / 0.5, rtol=1e-5, atol=1e-5) for d, b in zip(dropped, branch)])
+    zeroed = np.all(dropped == 0, axis=(1, 2, 3))
+    assert np.all(kept | zeroed) and kept.any() and zeroed.any()
+    branch, used = (np.asarray(t) for t in probe(x, training=False))
+    np.testing.assert_array_equal(used, branch)

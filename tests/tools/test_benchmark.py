@@ -36,3 +36,27 @@ def test_augment_suite_reports_rates_and_ratios():
     ratio = rows["kerascnn TrivialAugmentWide"] / rows["kerascnn RandAugment N=1 m=0.3"]
     assert math.isclose(float(match.group(1)), ratio, rel_tol=0.02, abs_tol=0.01)
     assert re.search(r"kerascnn Mixup \(batch\)\s+/ keras MixUp \(batch\)\s+[0-9.]+x", out), out
+
+
+def test_train_suite_compares_with_keras_applications():
+    """`benchmark.py train`: images/s and peak memory of ours and keras.applications'
+    ResNet50, and their ratios (tiny setting; the README quotes the real one)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    result = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "benchmark.py"), "train", "--model=resnet50",
+         "--size=32", "--batch=2", "--repeats=2"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    match = re.search(r"^resnet50\s+ResNet50\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)"
+                      r"\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)\s*$", result.stdout, re.M)
+    assert match, result.stdout
+    ours, theirs, ratio, mem_ours, mem_theirs, mem_ratio = map(float, match.groups())
+    assert ours > 0 and theirs > 0 and mem_ours > 0 and mem_theirs > 0
+    assert math.isclose(ratio, ours / theirs, rel_tol=0.02, abs_tol=0.01)
+    assert math.isclose(mem_ratio, mem_ours / mem_theirs, rel_tol=0.02, abs_tol=0.01)
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "benchmark.py"), "train", "--model=resnet20"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert bad.returncode == 2 and "resnet20" in bad.stderr and "ResNet" not in bad.stderr[:0]
