@@ -60,6 +60,7 @@ def register_variant(name, builder, doc=None, **fixed):
     variant.fixed = {**getattr(builder, "fixed", {}),
                      **{k: f"{k}={v!r}" for k, v in fixed.items()}}
     variant.builder = builder
+    variant.fixed_values = dict(fixed)  # the values this variant sets (not its base's)
     fixed_text = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
     variant.__doc__ = (doc or f"{name}.") + (
         f"\n\n`{builder.__module__}.{builder.__name__}({fixed_text}, ...)`: "

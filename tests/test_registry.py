@@ -14,8 +14,10 @@ def test_list_models_pattern():
     for expected in ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
                      "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]:
         assert expected in names
-    assert kerascnn.list_models("resnet1*") == ["resnet101", "resnet110", "resnet152", "resnet18"]
-    assert kerascnn.list_models("RESNET5*") == ["resnet50", "resnet56"]
+    assert kerascnn.list_models("resnet1??") == ["resnet101", "resnet110", "resnet152"]
+    assert kerascnn.list_models("RESNET5?") == ["resnet50", "resnet56"]
+    assert kerascnn.list_models("resnet1*") == [
+        n for n in names if n.startswith("resnet1")]
     assert kerascnn.list_models("nothing*") == []
 
 

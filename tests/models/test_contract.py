@@ -31,6 +31,45 @@ def names():
     return kerascnn.list_models()
 
 
+# Arguments that only repeat or widen what the builder makes (blocks per stage,
+# depth, convolutions per stage, groups and their width): variants of one
+# builder that differ only in these run the same code on more blocks.
+SIZE_KEYS = ("stage_blocks", "depth", "blocks", "stage_convs")
+WIDTH_KEYS = ("cardinality", "width_per_group", "widen_factor")
+
+
+def _size(name):
+    """How many blocks (or layers) the variant's size arguments ask for."""
+    values = getattr(registry.get_builder(name), "fixed_values", {})
+    total = 0
+    for key in SIZE_KEYS:
+        value = values.get(key, 0)
+        total += sum(value) if isinstance(value, (tuple, list)) else value
+    return total
+
+
+def _family(name):
+    """(builder, the fixed arguments other than sizes and widths)."""
+    variant = registry.get_builder(name)
+    fixed = getattr(variant, "fixed", {})
+    kept = tuple(sorted(v for k, v in fixed.items() if k not in SIZE_KEYS + WIDTH_KEYS))
+    return getattr(variant, "builder", variant), kept
+
+
+def representatives():
+    """The smallest variant of each family: the models the costly checks
+    (`.keras` round trip, pooling without the top, a training step) build.
+
+    A deeper or wider sibling (same builder, same fixed arguments but sizes
+    and widths) runs the same code on more blocks; it gets the cheap checks
+    and `test_every_model_builds_and_runs`.
+    """
+    families = {}
+    for name in names():
+        families.setdefault(_family(name), []).append(name)
+    return sorted(min(group, key=lambda n: (_size(n), n)) for group in families.values())
+
+
 def images(shape, n, seed=0):
     return np.random.default_rng(seed).uniform(0, 255, (n, *shape)).astype("float32")
 
@@ -73,7 +112,28 @@ def test_unknown_and_fixed_arguments_are_refused_before_building(name, monkeypat
         kerascnn.create_model(name, classes=5, num_classes=6)
 
 
-@pytest.mark.parametrize("name", names())
+def test_every_family_has_its_smallest_variant_checked_in_full():
+    chosen = set(representatives())
+    assert {"resnet18", "resnet20", "resnet50"} <= chosen
+    assert not {"resnet34", "resnet56", "resnet101", "resnet152"} & chosen
+    for name in names():
+        covered = [r for r in chosen if _family(r) == _family(name)]
+        assert len(covered) == 1, (name, covered)
+        assert _size(covered[0]) <= _size(name)
+
+
+@pytest.mark.parametrize("name", sorted(set(names()) - set(representatives())))
+def test_every_model_builds_and_runs(name, small_input_shape):
+    """The siblings of a family's checked variant: built at a small input, a
+    training-mode forward pass gives finite outputs of the right shape."""
+    shape = small_input_shape(name)
+    model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
+    assert model.name == name
+    out = np.asarray(model(images(shape, 2), training=True))
+    assert out.shape == (2, CLASSES) and np.all(np.isfinite(out))
+
+
+@pytest.mark.parametrize("name", representatives())
 def test_builds_trains_and_round_trips(name, tmp_path, small_input_shape):
     shape = small_input_shape(name)
     model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
@@ -88,9 +148,13 @@ def test_builds_trains_and_round_trips(name, tmp_path, small_input_shape):
     np.testing.assert_allclose(np.asarray(again(x, training=False)), logits, atol=1e-5)
 
     # One SGD step: every trainable weight gets a finite, non-zero gradient and moves.
-    # Three images, so that BatchNorm on a 1 x 1 map does not pin its outputs to +-1.
-    batch = images(shape, 3, seed=1)
-    labels = tf.one_hot([0, 3, 6], CLASSES)
+    # Three images, so that BatchNorm on a 1 x 1 map does not pin its outputs to +-1;
+    # 32 with stochastic depth, so that no block is dropped for the whole batch
+    # (per-sample drops; probability <= 0.5 ** 32).
+    dropping = any(isinstance(layer, kerascnn.layers.StochasticDepth) for layer in model.layers)
+    n = 32 if dropping else 3
+    batch = images(shape, n, seed=1)
+    labels = tf.one_hot(np.arange(n) * 3 % CLASSES, CLASSES)
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(keras.losses.categorical_crossentropy(
             labels, model(batch, training=True), from_logits=True))
@@ -105,7 +169,7 @@ def test_builds_trains_and_round_trips(name, tmp_path, small_input_shape):
     assert not still, f"unchanged by the SGD step: {still[:5]}"
 
 
-@pytest.mark.parametrize("name", names())
+@pytest.mark.parametrize("name", representatives())
 def test_features_without_the_top(name, small_input_shape):
     shape = small_input_shape(name)
     x = images(shape, 2)
