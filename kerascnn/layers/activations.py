@@ -31,13 +31,23 @@ def _leaky_relu(name):
     return keras.layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
 
 
+@keras.saving.register_keras_serializable(package="kerascnn")
+class ChannelPReLU(keras.layers.PReLU):
+    """PReLU with one slope per channel (He et al. 2015), whatever the input rank.
+
+    The slopes are shared over every axis but the batch and the last (H and
+    W of an NHWC map; none of a flat (N, units) input, one slope per unit).
+    `shared_axes` may still be given, as for `keras.layers.PReLU`.
+    """
+
+    def build(self, input_shape):
+        if self.shared_axes is None:
+            self.shared_axes = list(range(1, len(input_shape) - 1))
+        super().build(input_shape)
+
+
 def _prelu(name):
-    # One slope per channel, shared over H and W, as in He et al. 2015; for
-    # NHWC feature maps (rank 4).
-    return keras.layers.PReLU(
-        alpha_initializer=keras.initializers.Constant(PRELU_INIT),
-        shared_axes=[1, 2], name=name,
-    )
+    return ChannelPReLU(alpha_initializer=keras.initializers.Constant(PRELU_INIT), name=name)
 
 
 def _activation(function):

@@ -114,3 +114,15 @@ def test_round_trip_without_custom_objects(tmp_path):
     assert any("kerascnn>sine" in str(f) for f in functions)
     leaky = [l for l in loaded.layers if isinstance(l, keras.layers.LeakyReLU)]
     assert leaky[0].negative_slope == pytest.approx(0.01)
+
+
+def test_prelu_has_one_slope_per_unit_on_flat_input():
+    """On (N, units) input (an MLP) there are no H and W to share a slope over:
+    one slope per unit, each He et al.'s 0.25 at first."""
+    layer = activation_layer("prelu")
+    x = np.array([[-2.0, 3.0, -0.5], [1.0, -4.0, 0.0]], "float32")
+    np.testing.assert_allclose(np.asarray(layer(x)), np.where(x >= 0, x, 0.25 * x), rtol=1e-6)
+    assert tuple(layer.alpha.shape) == (3,)
+    layer.alpha.assign(np.array([0.1, 0.2, 0.3], "float32"))
+    np.testing.assert_allclose(np.asarray(layer(x)), np.where(x >= 0, x, [0.1, 0.2, 0.3] * x),
+                               rtol=1e-6)
