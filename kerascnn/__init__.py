@@ -17,7 +17,8 @@ from kerascnn.train import optimizers as _optimizers, schedules as _schedules  #
 # Registers the policy layers (RandAugment, TrivialAugmentWide) for models that hold them.
 from kerascnn.augment import layers as _policy_layers  # noqa: F401
 from kerascnn._io import load_model
+from kerascnn import interop  # noqa: F401  (from_keras_applications)
 from kerascnn.registry import create_model, list_models, register_model, register_variant
 
-__all__ = ["create_model", "list_models", "load_model", "register_model", "register_variant",
+__all__ = ["create_model", "interop", "list_models", "load_model", "register_model", "register_variant",
            "layers", "models", "__version__"]

@@ -16,7 +16,7 @@ FLOORS = [
     ("kerascnn._checks", "kerascnn._compat", "kerascnn._io", "kerascnn._version"),
     ("kerascnn.registry", "kerascnn.layers"),
     ("kerascnn.models", "kerascnn.augment", "kerascnn.inspect"),
-    ("kerascnn.data",),
+    ("kerascnn.data", "kerascnn.interop"),
     ("kerascnn.evaluate",),
     ("kerascnn.train",),
     ("kerascnn.export",),

@@ -105,9 +105,10 @@ def check_application_arguments(include_top, weights, pooling, classes):
             raise ValueError(
                 "weights='imagenet' is not available: kerascnn ships no pretrained "
                 "weights and downloads nothing. Pass None, or the path of a local "
-                "weights file (.weights.h5 or .keras); for ResNet-50, "
-                "kerascnn.models.resnet.from_keras_applications(keras.applications."
-                "ResNet50(weights=...)) carries keras.applications weights over."
+                "weights file (.weights.h5 or .keras). "
+                "kerascnn.interop.from_keras_applications(keras.applications."
+                "ResNet50(weights=...)) carries keras.applications weights over "
+                "(VGG16/19, ResNet50/101/152, ResNet50V2/101V2/152V2, DenseNet121/169/201)."
             )
         if not os.path.exists(weights):
             raise FileNotFoundError(

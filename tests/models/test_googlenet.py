@@ -31,7 +31,7 @@ PAPER_TABLE_1 = [
 # biases out, and has rows that disagree with its own filter counts: conv1 says
 # 2.7K for 7*7*3*64 = 9,408 weights (its ops column, 34M, is 2.7K * 112^2 too,
 # where 9,408 * 112^2 = 118M), and 4c, 4d, 5a, 5b are off by 10-55K
-# (docs/families/googlenet.md lists them).
+# (docs/models.md, "GoogLeNet", lists them).
 GOOGLENET_PARAMS = 6_998_552
 
 

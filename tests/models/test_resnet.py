@@ -1,4 +1,4 @@
-"""ResNet v1: parameter counts from the papers, structure, keras.applications parity."""
+"""ResNet v1: parameter counts from the papers, structure (keras.applications parity: tests/test_interop.py)."""
 
 import numpy as np
 import pytest
@@ -138,40 +138,6 @@ def test_normalization_inside_model():
         np.asarray(caffe(x)), x[..., ::-1] - np.array([103.939, 116.779, 123.68]),
         rtol=1e-5, atol=1e-4,
     )
-
-
-def randomize_batchnorm(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, var = layer.get_weights()
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, var.shape),
-            ])
-
-
-def test_from_keras_applications_matches_their_preprocessing():
-    theirs = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=13)
-    randomize_batchnorm(theirs)
-    ours = resnet.from_keras_applications(theirs)
-    assert ours.count_params() == theirs.count_params()
-    raw = np.random.default_rng(3).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
-    expected = theirs(keras.applications.resnet.preprocess_input(raw.copy()), training=False)
-    got = ours(raw, training=False)
-    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), atol=1e-4)
-    # And the features before the head, to be sure the check is not dominated by softmax.
-    f_ours = keras.Model(ours.input, ours.get_layer("conv5_block3_out").output)(raw)
-    f_theirs = keras.Model(theirs.input, theirs.get_layer("conv5_block3_out").output)(
-        keras.applications.resnet.preprocess_input(raw.copy())
-    )
-    np.testing.assert_allclose(np.asarray(f_ours), np.asarray(f_theirs), rtol=1e-4, atol=1e-4)
-
-
-def test_from_keras_applications_rejects_other_models():
-    other = keras.applications.MobileNet(weights=None, input_shape=(64, 64, 3))
-    with pytest.raises(ValueError, match="ResNet50"):
-        resnet.from_keras_applications(other)
 
 
 def test_local_weights_file(tmp_path):
