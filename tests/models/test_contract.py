@@ -17,6 +17,7 @@ import keras
 import kerascnn
 from kerascnn import registry
 from kerascnn.models import _common
+from conftest import _family, _size, representatives  # noqa: E402  (tests/conftest.py)
 
 CLASSES = 7
 
@@ -29,45 +30,6 @@ DELIBERATE = {"weights": (None, "imagenet"), "classifier_activation": (None, "so
 
 def names():
     return kerascnn.list_models()
-
-
-# Arguments that only repeat or widen what the builder makes (blocks per stage,
-# depth, convolutions per stage, groups and their width): variants of one
-# builder that differ only in these run the same code on more blocks.
-SIZE_KEYS = ("stage_blocks", "depth", "blocks", "stage_convs")
-WIDTH_KEYS = ("cardinality", "width_per_group", "widen_factor")
-
-
-def _size(name):
-    """How many blocks (or layers) the variant's size arguments ask for."""
-    values = getattr(registry.get_builder(name), "fixed_values", {})
-    total = 0
-    for key in SIZE_KEYS:
-        value = values.get(key, 0)
-        total += sum(value) if isinstance(value, (tuple, list)) else value
-    return total
-
-
-def _family(name):
-    """(builder, the fixed arguments other than sizes and widths)."""
-    variant = registry.get_builder(name)
-    fixed = getattr(variant, "fixed", {})
-    kept = tuple(sorted(v for k, v in fixed.items() if k not in SIZE_KEYS + WIDTH_KEYS))
-    return getattr(variant, "builder", variant), kept
-
-
-def representatives():
-    """The smallest variant of each family: the models the costly checks
-    (`.keras` round trip, pooling without the top, a training step) build.
-
-    A deeper or wider sibling (same builder, same fixed arguments but sizes
-    and widths) runs the same code on more blocks; it gets the cheap checks
-    and `test_every_model_builds_and_runs`.
-    """
-    families = {}
-    for name in names():
-        families.setdefault(_family(name), []).append(name)
-    return sorted(min(group, key=lambda n: (_size(n), n)) for group in families.values())
 
 
 def images(shape, n, seed=0):

@@ -25,6 +25,7 @@ import kerascnn  # noqa: E402  (an import that needed TensorFlow would fail here
 from kerascnn import _compat  # noqa: E402
 from kerascnn import inspect as kinspect  # noqa: E402
 from kerascnn.tools.backend_parity import layer_zoo  # noqa: E402
+from conftest import representatives  # noqa: E402  (tests/conftest.py)
 
 CLASSES = 7
 
@@ -35,8 +36,10 @@ def test_the_environment_is_jax_without_tensorflow():
     assert importlib.util.find_spec("tensorflow") is None
 
 
-@pytest.mark.parametrize("name", kerascnn.list_models())
-def test_every_model_builds_and_runs(name, small_input_shape):
+@pytest.mark.parametrize("name", representatives())
+def test_every_family_builds_and_runs(name, small_input_shape):
+    """Each family's smallest variant (tests/conftest.py; under TensorFlow the
+    contract test builds every model): the family's code runs under JAX."""
     shape = small_input_shape(name)
     model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
     x = np.random.default_rng(0).uniform(0, 255, (2, *shape)).astype("float32")
