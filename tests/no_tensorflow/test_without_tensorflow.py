@@ -19,6 +19,12 @@ if importlib.util.find_spec("tensorflow") is not None or os.environ.get("KERAS_B
     pytest.skip("needs KERAS_BACKEND=jax in an environment without TensorFlow (tests/no_tensorflow/"
                 "requirements.txt)", allow_module_level=True)
 
+# XLA compiles every new shape of an op, initializers included (a DenseNet has a
+# new one per layer: 0.8 s each at the default optimization level, 6x less
+# without it). These tests check shapes, finiteness and costs, not speed.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 "
+                                   "--xla_llvm_disable_expensive_passes=true")
+
 import keras  # noqa: E402
 
 import kerascnn  # noqa: E402  (an import that needed TensorFlow would fail here)
