@@ -1,30 +1,54 @@
 """Shared test setup: quiet TensorFlow, deterministic seeds, repo paths."""
 
+import functools
+import gc
 import os
 import pathlib
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import psutil  # noqa: E402
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
-# The contract tests build every registered model at 32 x 32; a model that
-# cannot take so small an input names its smallest (H, W) here. Shared by
-# tests/models/test_contract.py and tests/no_tensorflow/.
-SMALL_INPUT_SIZES = {
-    # AlexNet's unpadded 11x11/4 conv1 and three 3/2 max pools leave 1x1 at 67.
-    "alexnet": (67, 67),
-    # ZFNet's 7x7/2 conv1 (padding 1), 5x5/2 conv2 and three pools: 1x1 at 53.
-    "zfnet": (53, 53),
-}
+# The contract tests and tests/no_tensorflow/ build each model at the smallest
+# input it takes, at least 8 x 8: the builders refuse a smaller one before any
+# layer is built ("needs height and width >= N"), which tells the size.
+MIN_SIDE = 8
+
+
+@functools.lru_cache(maxsize=None)
+def smallest_input(name):
+    """(H, W, 3): the smallest input model `name` takes, but no side below `MIN_SIDE`
+    (an MLP takes any size)."""
+    import kerascnn
+
+    try:
+        kerascnn.create_model(name, input_shape=(1, 1, 3), num_classes=2)
+    except ValueError as err:
+        found = re.search(r"needs height and width >= (\d+)", str(err))
+        if not found:
+            raise
+        side = max(int(found.group(1)), MIN_SIDE)
+    else:
+        side = MIN_SIDE
+    return (side, side, 3)
 
 
 @pytest.fixture
 def small_input_shape():
     """name -> the (H, W, 3) input the contract tests build the model at."""
-    return lambda name: (*SMALL_INPUT_SIZES.get(name, (32, 32)), 3)
+    return smallest_input
+
+
+# Python's cycle collection, which keras.backend.clear_session() runs by default,
+# takes ~0.2-0.3 s with TensorFlow loaded: after each of ~1,000 tests that was a
+# third of the suite. Keras's own state is cleared after every test; the cycles
+# (models hold some) are collected when the worker holds more than this.
+COLLECT_ABOVE_BYTES = 3 * 2**30
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +57,9 @@ def _seed():
 
     keras.utils.set_random_seed(0)
     yield
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)
+    if psutil.Process().memory_info().rss > COLLECT_ABOVE_BYTES:
+        gc.collect()
 
 
 @pytest.fixture
@@ -95,3 +121,53 @@ def representatives():
     for name in _registry().list_models():
         families.setdefault(_family(name), []).append(name)
     return sorted(min(group, key=lambda n: (_size(n), n)) for group in families.values())
+
+
+# The same code at fewer blocks: for a family whose smallest registered variant
+# is deep, the costly checks (tests/models/test_contract.py) and the JAX step
+# (tests/no_tensorflow/) build its builder with the variant's fixed arguments
+# but these sizes. The registered variant itself is built, counted and run by
+# test_every_model_builds_and_runs. Under JAX each new layer shape compiles
+# anew, so a DenseNet or an Inception stack is slow to build at full depth.
+def _googlenet_rows():
+    from kerascnn.models.googlenet import TABLE_1
+
+    return tuple(rows[:1] for rows in TABLE_1)  # one Inception module per stage
+
+
+ONE_BLOCK_PER_STAGE = {"stage_blocks": (1, 1, 1, 1)}
+REDUCED = {
+    "densenet121": lambda: {"blocks": (1, 1, 1, 1)},
+    "densenet40_k12": lambda: {"depth": 7},  # 3n + 4, n = 1
+    "densenet_bc100_k12": lambda: {"depth": 10},  # 6n + 4, n = 1
+    "googlenet": lambda: {"modules": _googlenet_rows()},
+    "preact_resnet164": lambda: {"depth": 11},  # 9n + 2, n = 1
+    "resnet110_sd": lambda: {"depth": 8},  # 6n + 2, n = 1
+    "resnet50": lambda: ONE_BLOCK_PER_STAGE,
+    "resnet50_v2": lambda: ONE_BLOCK_PER_STAGE,
+    "resnext29_8x64d": lambda: {"depth": 11},  # 9n + 2, n = 1
+    "resnext50_32x4d": lambda: ONE_BLOCK_PER_STAGE,
+    "se_resnet50": lambda: ONE_BLOCK_PER_STAGE,
+    "se_resnext50_32x4d": lambda: ONE_BLOCK_PER_STAGE,
+    "senet154": lambda: ONE_BLOCK_PER_STAGE,
+}
+
+
+def checked_in_full():
+    """The registered models the costly checks build as registered (the others
+    are built, counted and run by test_every_model_builds_and_runs)."""
+    return [name for name in representatives() if name not in REDUCED]
+
+
+def build_model(name, reduced=False, **kwargs):
+    """`kerascnn.create_model(name, **kwargs)`; with `reduced`, a model in
+    `REDUCED` is its builder with the variant's fixed arguments at the reduced sizes,
+    named `name`."""
+    import kerascnn
+
+    if not reduced or name not in REDUCED:
+        return kerascnn.create_model(name, **kwargs)
+    variant = _registry().get_builder(name)
+    if "num_classes" in kwargs:
+        kwargs["classes"] = kwargs.pop("num_classes")
+    return variant.builder(**{**variant.fixed_values, **REDUCED[name](), "name": name, **kwargs})

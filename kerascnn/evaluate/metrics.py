@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from kerascnn.models import main_head
+
 
 def topk_accuracy(logits, labels, k=1):
     """Fraction of rows whose true label is among the k largest scores.
@@ -41,8 +43,10 @@ def predict_logits(model, dataset):
     """Logits and integer labels for a batched dataset of (images, labels).
 
     One pass (so a dataset with randomness still pairs logits with labels),
-    each batch through the model's compiled predict function.
+    each batch through the model's compiled predict function. A model with
+    auxiliary classifiers (googlenet aux_logits=True) is scored by its main head.
     """
+    model = main_head(model)
     outputs, targets = [], []
     for images, labels in dataset:
         outputs.append(np.asarray(model.predict_on_batch(images)))

@@ -14,6 +14,7 @@ import tqdm
 
 from kerascnn import _checks
 from kerascnn.evaluate.metrics import topk_accuracy
+from kerascnn.models import main_head
 
 # test_time.VIEWS, repeated so that `import kerascnn.evaluate` loads neither
 # tf.data nor TFDS (tests check that the two agree).
@@ -53,7 +54,8 @@ def evaluate_tta(
     Args:
         model: a Keras model returning logits (or probabilities) [B, num_classes];
             its input size must be that of the views (any size, i.e. None, for
-            "multi_scale").
+            "multi_scale"). A model with auxiliary classifiers (googlenet
+            aux_logits=True) is scored by its main head.
         ds: unbatched (uint8 image [H, W, C], integer label) dataset, as
             `kerascnn.data.load` gives; images may differ in size.
         num_classes: the number of classes, >= 1.
@@ -77,6 +79,7 @@ def evaluate_tta(
 
     if mode not in MODES:
         raise ValueError(f"Unknown TTA mode {mode!r}; allowed: {', '.join(MODES)}.")
+    model = main_head(model)
     _checks.check_int("num_classes", num_classes, minimum=1)
     _checks.check_int("batch_size", batch_size, minimum=1)
     height, width, channels = _check_image_size(image_size, model)

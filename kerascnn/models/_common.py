@@ -1,5 +1,6 @@
 """What every model family shares: the conv / BN / activation kit, the input,
-the in-model normalization, the classifier head and weight loading.
+the in-model normalization, the classifier head and weight loading, the
+argument checks, and the residual networks' sum, stages and stochastic depth.
 
 A family module holds only its blocks, its builder and its variants. Its
 builder takes the keras.applications arguments with `APPLICATION_DEFAULTS`
@@ -14,7 +15,8 @@ import os
 
 import keras
 
-from kerascnn.layers import any_activation, any_initializer, grouped_conv, normalization_layer
+from kerascnn.layers import (SqueezeExcite, StochasticDepth, any_activation, any_initializer,
+                             grouped_conv, linear_decay, normalization_layer)
 
 POOLINGS = (None, "avg", "max")
 
@@ -115,6 +117,21 @@ def check_application_arguments(include_top, weights, pooling, classes):
                 f"weights file {os.fspath(weights)!r} does not exist; pass None "
                 "or the path of a local weights file (.weights.h5 or .keras)."
             )
+
+
+def check_rate(name, value):
+    """A dropout or drop-path rate: in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
+
+
+def check_stage_blocks(stage_blocks, stage_filters):
+    """One block count >= 1 per stage of `stage_filters`."""
+    if len(stage_blocks) != len(stage_filters) or min(stage_blocks) < 1:
+        raise ValueError(
+            f"stage_blocks {tuple(stage_blocks)} needs one count >= 1 per stage "
+            f"of stage_filters {tuple(stage_filters)}."
+        )
 
 
 def model_inputs(input_tensor, input_shape, default_shape, min_size, name):
@@ -233,9 +250,72 @@ def fc_classifier_head(x, include_top, pooling, classes, classifier_activation,
     return keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
 
 
+def dropout(x, rate, name):
+    """`Dropout(rate)` named `name`, or nothing at rate 0."""
+    return keras.layers.Dropout(rate, name=name)(x) if rate else x
+
+
+# ---- residual networks (resnet, resnet_v2, resnext, senet) ----
+
+BLOCK_KINDS = ("basic", "bottleneck")
+
+
+def add_residual(shortcut, branch, name, se_ratio=None, survival=1.0, add_name=None):
+    """shortcut + [StochasticDepth](SE(branch)); the branch alone when shortcut is None (plain nets).
+
+    SE gates the residual branch before the sum (Hu et al. 2018, Fig. 3);
+    stochastic depth keeps it with probability `survival` (Huang et al. 2016).
+    Layers `{name}_se`, `{name}_drop_path` and the `Add` (`add_name`, default
+    `{name}_add`).
+    """
+    if se_ratio:
+        branch = SqueezeExcite(se_ratio, name=name + "_se")(branch)
+    if shortcut is None:
+        return branch
+    if survival < 1.0:
+        branch = StochasticDepth(survival, name=name + "_drop_path")(branch)
+    return keras.layers.Add(name=add_name or name + "_add")([shortcut, branch])
+
+
+def block_survivals(stage_blocks, drop_path_rate):
+    """Each block's survival probability, per stage: the linear decay over all
+    L blocks to p_L = 1 - drop_path_rate (Huang et al. 2016, Eq. 4)."""
+    check_rate("drop_path_rate", drop_path_rate)
+    total = sum(stage_blocks)
+    flat = linear_decay(1.0 - drop_path_rate, total) if drop_path_rate else [1.0] * total
+    starts = [sum(stage_blocks[:i]) for i in range(len(stage_blocks))]
+    return [flat[s:s + n] for s, n in zip(starts, stage_blocks)]
+
+
+def stage(x, block, num_blocks, filters, strides, name, survivals=None, **block_kwargs):
+    """`num_blocks` blocks; the first one strides (conv{k}_block1 ... blockN).
+
+    `survivals`: each block's stochastic-depth survival probability (default all 1).
+    """
+    for i in range(num_blocks):
+        if survivals is not None:
+            block_kwargs["survival"] = survivals[i]
+        x = block(x, filters, strides if i == 0 else 1,
+                  name=f"{name}_block{i + 1}", **block_kwargs)
+    return x
+
+
 def finish_model(inputs, outputs, name, weights):
     """Creates the functional model and loads `weights` (a local file) when given."""
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         model.load_weights(weights)
     return model
+
+
+def main_head(model):
+    """`model` with its first output only, sharing its layers and weights.
+
+    A model with auxiliary classifiers (`googlenet(aux_logits=True)`: [main,
+    aux1, aux2]) trains them beside its main head and is evaluated and
+    deployed without them; a one-output model is returned as it is.
+    """
+    if len(model.outputs) == 1:
+        return model
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, model.outputs[0], name=model.name)

@@ -23,11 +23,6 @@ from kerascnn.registry import builds_on, register_variant
 SUBSAMPLINGS = ("avg", "max")
 
 
-def _check_rate(dropout_rate):
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}.")
-
-
 def _fixed_inputs(input_tensor, input_shape, default_shape, name):
     """The `Input` of a fully connected net: any fixed shape, flat (d,) or an image (H, W, C)."""
     if input_tensor is not None:
@@ -100,7 +95,7 @@ def MLP(
     _common.check_application_arguments(include_top, weights, pooling, classes)
     if not all(isinstance(w, int) and w >= 1 for w in widths):
         raise ValueError(f"widths must be positive integers, got {tuple(widths)!r}.")
-    _check_rate(dropout_rate)
+    _common.check_rate("dropout_rate", dropout_rate)
     any_activation(activation)  # an unknown name fails here, before any layer is built
     inputs, x = _fixed_inputs(input_tensor, input_shape, (28, 28, 1), name)
     x = _common.normalize(x, preprocessing)
@@ -272,7 +267,7 @@ def AlexNet(
     _common.check_application_arguments(include_top, weights, pooling, classes)
     if groups not in (1, 2):
         raise ValueError(f"groups must be 1 (one tower) or 2 (the paper's two), got {groups!r}.")
-    _check_rate(dropout_rate)
+    _common.check_rate("dropout_rate", dropout_rate)
     kit = _common.ConvKit(use_bias=True, kernel_initializer=kernel_initializer,
                           activation=activation)
     # 67 is the smallest size that leaves a 1x1 map after pool5.
@@ -340,7 +335,7 @@ def ZFNet(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    _check_rate(dropout_rate)
+    _common.check_rate("dropout_rate", dropout_rate)
     kit = _common.ConvKit(use_bias=True, kernel_initializer=kernel_initializer,
                           activation=activation)
     # 53 is the smallest size that leaves a 1x1 map after pool5.

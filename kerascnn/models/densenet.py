@@ -12,10 +12,6 @@ from kerascnn.registry import builds_on, register_variant
 STEMS = ("imagenet", "cifar")
 
 
-def _dropout(x, rate, name):
-    return keras.layers.Dropout(rate, name=name)(x) if rate else x
-
-
 def conv_block(x, growth_rate, bottleneck, dropout_rate, kit, name):
     """One layer H_l of a dense block: x_l = H_l([x_0, ..., x_{l-1}]) (Eq. 2).
 
@@ -26,13 +22,13 @@ def conv_block(x, growth_rate, bottleneck, dropout_rate, kit, name):
     """
     y = kit.act(kit.bn(x, name + "_0"), name + "_0_relu")
     if bottleneck:
-        y = _dropout(kit.conv(y, 4 * growth_rate, 1, name=name + "_1"), dropout_rate,
+        y = _common.dropout(kit.conv(y, 4 * growth_rate, 1, name=name + "_1"), dropout_rate,
                      name + "_1_dropout")
         y = kit.act(kit.bn(y, name + "_1"), name + "_1_relu")
-        y = _dropout(kit.conv(y, growth_rate, 3, name=name + "_2"), dropout_rate,
+        y = _common.dropout(kit.conv(y, growth_rate, 3, name=name + "_2"), dropout_rate,
                      name + "_2_dropout")
     else:
-        y = _dropout(kit.conv(y, growth_rate, 3, name=name + "_1"), dropout_rate,
+        y = _common.dropout(kit.conv(y, growth_rate, 3, name=name + "_1"), dropout_rate,
                      name + "_1_dropout")
     return keras.layers.Concatenate(name=name + "_concat")([x, y])
 
@@ -48,7 +44,7 @@ def transition_block(x, compression, dropout_rate, kit, name):
     """BN-ReLU-1x1 conv to floor(theta * m) channels-2x2/2 average pool (Sec. 3)."""
     x = kit.act(kit.bn(x, name), name + "_relu")
     x = kit.conv(x, int(x.shape[-1] * compression), 1, name=name)
-    x = _dropout(x, dropout_rate, name + "_dropout")
+    x = _common.dropout(x, dropout_rate, name + "_dropout")
     return keras.layers.AveragePooling2D(2, strides=2, name=name + "_pool")(x)
 
 
@@ -135,8 +131,7 @@ def DenseNet(
         raise ValueError(f"growth_rate must be an integer >= 1, got {growth_rate!r}.")
     if not 0 < compression <= 1:
         raise ValueError(f"compression (theta) must be in (0, 1], got {compression!r}.")
-    if not 0 <= dropout_rate < 1:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}.")
+    _common.check_rate("dropout_rate", dropout_rate)
     stem_filters = 2 * growth_rate if stem_filters is None else stem_filters
     default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
     downsamplings = len(blocks) - 1 + (2 if stem == "imagenet" else 0)

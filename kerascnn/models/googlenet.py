@@ -159,6 +159,8 @@ def GoogLeNet(
     _common.check_application_arguments(include_top, weights, pooling, classes)
     if inception not in INCEPTION_KINDS:
         raise ValueError(f"inception must be one of {INCEPTION_KINDS}, got {inception!r}.")
+    _common.check_rate("dropout_rate", dropout_rate)
+    _common.check_rate("aux_dropout_rate", aux_dropout_rate)
     if aux_logits and not include_top:
         raise ValueError(
             "aux_logits=True needs include_top=True: the auxiliary classifiers "

@@ -54,6 +54,8 @@ PAPERS = {
                  "ReLU hidden units where the 1998 net had sigmoids.", classes=10),
     "xor_mlp": Paper("-", "-", "Minsky & Papert 1969; the notes' 2-2-1 network",
                      "Two logits (false, true) in place of one sigmoid output unit.", classes=2),
+    # 340,908 = Sec. II.B's connections per layer, C1 122,304 + S2 5,880 + C3 151,600
+    # + S4 2,000 + C5 48,120 + F6 10,164 + the output's 84 x 10.
     "lenet5": Paper("60,000", "340,908 connections", "LeCun et al. 1998, Sec. II.B",
                     "C3 sees all six S2 maps, S2 and S4 are plain pools, and a dense logits layer "
                     "replaces the RBF units.", classes=10),
@@ -128,7 +130,7 @@ PAPERS = {
     "preact_resnet164": Paper("1.7 M", "-", "He et al. 2016b, Table 2", _PREACT_STRIDE,
                               classes=10),
     "preact_resnet1001": Paper("10.2 M", "-", "He et al. 2016b, Table 2",
-                               "As preact_resnet164; the paper's 10.2 M leaves out BN's 149,696 "
+                               "As preact_resnet164; the paper's 10.2 M leaves out BN's 149,216 "
                                "scales and shifts.", classes=10),
     "preact_resnet18": Paper("11,171,146", "-", "kuangliu/pytorch-cifar PreActResNet18",
                              "Adds the paper's final BN-ReLU (1,024 parameters), which "

@@ -8,11 +8,10 @@ https://arxiv.org/abs/1512.03385
 
 import keras
 
-from kerascnn.layers import SqueezeExcite, StochasticDepth, ZeroPadShortcut, linear_decay
+from kerascnn.layers import ZeroPadShortcut
 from kerascnn.models import _common
 from kerascnn.registry import builds_on, register_variant
 
-BLOCK_KINDS = ("basic", "bottleneck")
 SHORTCUT_KINDS = ("projection", "zero_pad", "none")
 
 
@@ -27,40 +26,12 @@ def _shortcut(x, filters, strides, kind, kit, name):
     return kit.conv_bn(x, filters, 1, strides, name + "_0")
 
 
-def add_residual(shortcut, branch, name, se_ratio=None, survival=1.0, add_name=None):
-    """shortcut + [StochasticDepth](SE(branch)); the branch alone when shortcut is None (plain nets).
-
-    SE gates the residual branch before the sum (Hu et al. 2018, Fig. 3);
-    stochastic depth keeps it with probability `survival` (Huang et al. 2016).
-    Layers `{name}_se`, `{name}_drop_path` and the `Add` (`add_name`, default
-    `{name}_add`).
-    """
-    if se_ratio:
-        branch = SqueezeExcite(se_ratio, name=name + "_se")(branch)
-    if shortcut is None:
-        return branch
-    if survival < 1.0:
-        branch = StochasticDepth(survival, name=name + "_drop_path")(branch)
-    return keras.layers.Add(name=add_name or name + "_add")([shortcut, branch])
-
-
-def block_survivals(stage_blocks, drop_path_rate):
-    """Each block's survival probability, per stage: the linear decay over all
-    L blocks to p_L = 1 - drop_path_rate (Huang et al. 2016, Eq. 4)."""
-    if not 0.0 <= drop_path_rate < 1.0:
-        raise ValueError(f"drop_path_rate must be in [0, 1), got {drop_path_rate!r}.")
-    total = sum(stage_blocks)
-    flat = linear_decay(1.0 - drop_path_rate, total) if drop_path_rate else [1.0] * total
-    starts = [sum(stage_blocks[:i]) for i in range(len(stage_blocks))]
-    return [flat[s:s + n] for s, n in zip(starts, stage_blocks)]
-
-
 def basic_block(x, filters, strides, shortcut, kit, name, se_ratio=None, survival=1.0):
     """Two 3x3 convolutions (Fig. 2 left); output channels = filters."""
     short = _shortcut(x, filters, strides, shortcut, kit, name)
     x = kit.act(kit.conv_bn(x, filters, 3, strides, name + "_1"), name + "_1_relu")
     x = kit.conv_bn(x, filters, 3, 1, name + "_2")
-    x = add_residual(short, x, name, se_ratio, survival)
+    x = _common.add_residual(short, x, name, se_ratio, survival)
     return kit.act(x, name + "_out")
 
 
@@ -78,21 +49,8 @@ def bottleneck_block(x, filters, strides, shortcut, kit, name, stride_in_1x1=Tru
     x = kit.act(kit.conv_bn(x, width, 1, s1, name + "_1"), name + "_1_relu")
     x = kit.act(kit.conv_bn(x, width, 3, s3, name + "_2", groups), name + "_2_relu")
     x = kit.conv_bn(x, 4 * filters, 1, 1, name + "_3")
-    x = add_residual(short, x, name, se_ratio, survival)
+    x = _common.add_residual(short, x, name, se_ratio, survival)
     return kit.act(x, name + "_out")
-
-
-def stage(x, block, num_blocks, filters, strides, name, survivals=None, **block_kwargs):
-    """`num_blocks` blocks; the first one strides (conv{k}_block1 ... blockN).
-
-    `survivals`: each block's stochastic-depth survival probability (default all 1).
-    """
-    for i in range(num_blocks):
-        if survivals is not None:
-            block_kwargs["survival"] = survivals[i]
-        x = block(x, filters, strides if i == 0 else 1,
-                  name=f"{name}_block{i + 1}", **block_kwargs)
-    return x
 
 
 def ResNet(
@@ -192,8 +150,8 @@ def ResNet(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if block not in BLOCK_KINDS:
-        raise ValueError(f"block must be one of {BLOCK_KINDS}, got {block!r}.")
+    if block not in _common.BLOCK_KINDS:
+        raise ValueError(f"block must be one of {_common.BLOCK_KINDS}, got {block!r}.")
     if stride_in_1x1 not in (None, True, False):
         raise ValueError(f"stride_in_1x1 must be None, True or False, got {stride_in_1x1!r}.")
     if block == "basic" and stride_in_1x1 is not None:
@@ -218,12 +176,8 @@ def ResNet(
                          "would lose its whole signal when a block is dropped.")
     if stem not in ("imagenet", "cifar"):
         raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}.")
-    if len(stage_blocks) != len(stage_filters) or min(stage_blocks) < 1:
-        raise ValueError(
-            f"stage_blocks {tuple(stage_blocks)} needs one count >= 1 per stage "
-            f"of stage_filters {tuple(stage_filters)}."
-        )
-    survivals = block_survivals(stage_blocks, drop_path_rate)
+    _common.check_stage_blocks(stage_blocks, stage_filters)
+    survivals = _common.block_survivals(stage_blocks, drop_path_rate)
     default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)
     downsamplings = len(stage_filters) - 1 + (2 if stem == "imagenet" else 0)
     inputs, x = _common.model_inputs(
@@ -246,7 +200,7 @@ def ResNet(
             "stride_in_1x1": stride_in_1x1 is not False, "groups": cardinality,
             "width": int(f * width_per_group / 64) * cardinality,
         }
-        x = stage(
+        x = _common.stage(
             x, block_fn, n, f, strides=1 if i == 0 else 2, name=f"conv{i + 2}",
             survivals=survivals[i], shortcut=shortcut, kit=kit, se_ratio=se_ratio, **extra,
         )

@@ -10,7 +10,6 @@ https://arxiv.org/abs/1605.07146
 import keras
 
 from kerascnn.models import _common
-from kerascnn.models.resnet import BLOCK_KINDS, add_residual, block_survivals
 from kerascnn.registry import builds_on, register_variant
 
 LAYOUTS = ("paper", "keras")
@@ -41,10 +40,9 @@ def preact_basic_block(x, filters, strides, kit, end_kit, name, preact=True, dro
     WRN's dropout between the convolutions, Zagoruyko & Komodakis Fig. 1d)."""
     pre, short = _preact_and_shortcut(x, filters, strides, preact, kit, end_kit, name)
     x = kit.act(kit.conv_bn(pre, filters, 3, strides, name + "_1"), name + "_1_relu")
-    if dropout_rate:
-        x = keras.layers.Dropout(dropout_rate, name=name + "_dropout")(x)
+    x = _common.dropout(x, dropout_rate, name + "_dropout")
     x = end_kit.conv(x, filters, 3, 1, name + "_2")
-    return add_residual(short, x, name, survival=survival, add_name=name + "_out")
+    return _common.add_residual(short, x, name, survival=survival, add_name=name + "_out")
 
 
 def preact_bottleneck_block(x, filters, strides, kit, end_kit, name, preact=True,
@@ -54,7 +52,7 @@ def preact_bottleneck_block(x, filters, strides, kit, end_kit, name, preact=True
     x = kit.act(kit.conv_bn(pre, filters, 1, 1, name + "_1"), name + "_1_relu")
     x = kit.act(kit.conv_bn(x, filters, 3, strides, name + "_2"), name + "_2_relu")
     x = end_kit.conv(x, 4 * filters, 1, 1, name + "_3")
-    return add_residual(short, x, name, survival=survival, add_name=name + "_out")
+    return _common.add_residual(short, x, name, survival=survival, add_name=name + "_out")
 
 
 def ResNetV2(
@@ -134,23 +132,18 @@ def ResNetV2(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if block not in BLOCK_KINDS:
-        raise ValueError(f"block must be one of {BLOCK_KINDS}, got {block!r}.")
+    if block not in _common.BLOCK_KINDS:
+        raise ValueError(f"block must be one of {_common.BLOCK_KINDS}, got {block!r}.")
     if stem not in ("imagenet", "cifar"):
         raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}.")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}.")
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}.")
+    _common.check_rate("dropout_rate", dropout_rate)
     if dropout_rate and block != "basic":
         raise ValueError("dropout_rate applies to basic blocks only (WRN's dropout "
                          "between the two 3x3 convolutions).")
-    if len(stage_blocks) != len(stage_filters) or min(stage_blocks) < 1:
-        raise ValueError(
-            f"stage_blocks {tuple(stage_blocks)} needs one count >= 1 per stage "
-            f"of stage_filters {tuple(stage_filters)}."
-        )
-    survivals = block_survivals(stage_blocks, drop_path_rate)
+    _common.check_stage_blocks(stage_blocks, stage_filters)
+    survivals = _common.block_survivals(stage_blocks, drop_path_rate)
     if stem_filters is None:
         stem_filters = 64 if stem == "imagenet" else stage_filters[0]
     default_shape = (224, 224, 3) if stem == "imagenet" else (32, 32, 3)

@@ -8,7 +8,6 @@ https://arxiv.org/abs/1709.01507
 import keras
 
 from kerascnn.models import _common
-from kerascnn.models.resnet import add_residual, block_survivals, stage
 from kerascnn.registry import register_variant
 
 
@@ -26,7 +25,7 @@ def senet_block(x, filters, strides, kit, name, width, groups, se_ratio, surviva
     x = kit.act(kit.conv_bn(x, width // 2, 1, 1, name + "_1"), name + "_1_relu")
     x = kit.act(kit.conv_bn(x, width, 3, strides, name + "_2", groups), name + "_2_relu")
     x = kit.conv_bn(x, 4 * filters, 1, 1, name + "_3")
-    x = add_residual(short, x, name, se_ratio, survival)
+    x = _common.add_residual(short, x, name, se_ratio, survival)
     return kit.act(x, name + "_out")
 
 
@@ -89,14 +88,10 @@ def SENet(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if len(stage_blocks) != len(stage_filters) or min(stage_blocks) < 1:
-        raise ValueError(
-            f"stage_blocks {tuple(stage_blocks)} needs one count >= 1 per stage "
-            f"of stage_filters {tuple(stage_filters)}."
-        )
+    _common.check_stage_blocks(stage_blocks, stage_filters)
     if not se_ratio > 0:
         raise ValueError(f"se_ratio must be > 0, got {se_ratio!r}.")
-    survivals = block_survivals(stage_blocks, drop_path_rate)
+    survivals = _common.block_survivals(stage_blocks, drop_path_rate)
     inputs, x = _common.model_inputs(
         input_tensor, input_shape, (224, 224, 3), min_size=2 ** (len(stage_filters) + 1),
         name=name,
@@ -110,7 +105,7 @@ def SENet(
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
     for i, (n, f) in enumerate(zip(stage_blocks, stage_filters)):
-        x = stage(
+        x = _common.stage(
             x, senet_block, n, f, strides=1 if i == 0 else 2, name=f"conv{i + 2}",
             survivals=survivals[i], kit=kit, width=int(f * width_per_group / 64) * cardinality,
             groups=cardinality, se_ratio=se_ratio,

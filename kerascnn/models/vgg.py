@@ -96,8 +96,7 @@ def VGG(
             f"stage_convs {tuple(stage_convs)} needs one count >= 1 per block "
             f"of stage_filters {tuple(stage_filters)}."
         )
-    if not 0.0 <= dropout_rate < 1.0:
-        raise ValueError(f"dropout_rate must be in [0, 1), got {dropout_rate!r}.")
+    _common.check_rate("dropout_rate", dropout_rate)
     kit = _common.ConvKit(use_bias, kernel_initializer, bn_epsilon, bn_momentum, activation)
     inputs, x = _common.model_inputs(
         input_tensor, input_shape, (224, 224, 3), min_size=2 ** len(stage_convs), name=name,

@@ -73,6 +73,9 @@ KEYS = (
     ("train.lr_decay_rate", 0.1, "step: the factor"),
     ("train.final_learning_rate", 0.0, "cosine: where it ends"),
     ("train.label_smoothing", 0.0, "label smoothing of the cross-entropy, in [0, 1)"),
+    ("train.aux_loss_weight", 0.3,
+     "weight of each auxiliary classifier's loss, >= 0 (a model with several outputs, "
+     "googlenet aux_logits=True; GoogLeNet's 0.3); the main head is evaluated and saved"),
     ("train.shuffle_buffer", 10_000, "the training pipeline's shuffle buffer"),
     ("train.eval_every_epoch", True, "also evaluate on the test split after each epoch"),
     ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),

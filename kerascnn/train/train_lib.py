@@ -13,9 +13,10 @@ import time
 import keras
 
 from kerascnn import _checks as checks
-from kerascnn import _io, data, evaluate, registry
+from kerascnn import _io, data, evaluate, models, registry
 from kerascnn.augment import crops
 from kerascnn.data.datasets import FOLDER_PREFIX
+from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.train import config as config_lib
 from kerascnn.train import optimizers, schedules
@@ -86,6 +87,8 @@ def check_config(cfg):
         raise ValueError(f"config.train.warmup_epochs must be >= 0, got {t['warmup_epochs']}.")
     if not 0 <= t["label_smoothing"] < 1:
         raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
+    if not t["aux_loss_weight"] >= 0:
+        raise ValueError(f"config.train.aux_loss_weight must be >= 0, got {t['aux_loss_weight']!r}.")
     if t["schedule"] not in schedules.DECAYS:
         raise ValueError(f"config.train.schedule must be one of {schedules.DECAYS}, got {t['schedule']!r}.")
     size = cfg["data"]["image_size"]
@@ -278,15 +281,12 @@ def compile_model(model, cfg, steps_per_epoch, num_classes):
     metrics = [keras.metrics.CategoricalAccuracy(name="top1")]
     if num_classes > 5:
         metrics.append(keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"))
-    model.compile(
-        optimizer=optimizer,
-        # Softmax cross-entropy on logits: Keras computes it with log-softmax
-        # (log-sum-exp), so it is stable for large logits.
-        loss=keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=t["label_smoothing"]
-        ),
-        metrics=metrics,
-    )
+    # Softmax cross-entropy on logits: Keras computes it with log-softmax
+    # (log-sum-exp), so it is stable for large logits.
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                label_smoothing=t["label_smoothing"])
+    model.compile(optimizer=optimizer,
+                  **aux_heads.compile_arguments(model, loss, metrics, t["aux_loss_weight"]))
 
 
 def train_and_evaluate(config, workdir, verbose="auto"):
@@ -339,6 +339,7 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from)
     model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
     check_input_fits(model, train_ds)
+    fit_train_ds, fit_test_ds = aux_heads.targets_per_head(model, train_ds, test_ds)
     num_train = _num_examples(train_raw, info, d["train_split"])
     steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
     compile_model(model, cfg, steps_per_epoch, info.num_classes)
@@ -354,13 +355,14 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     ]
     start = time.time()
     history = model.fit(
-        train_ds, epochs=cfg["train"]["epochs"], steps_per_epoch=steps_per_epoch,
+        fit_train_ds, epochs=cfg["train"]["epochs"], steps_per_epoch=steps_per_epoch,
         callbacks=callbacks, verbose=_verbosity(verbose),
         shuffle=False,  # the pipeline shuffles, seeded
-        validation_data=test_ds if cfg["train"]["eval_every_epoch"] else None,
+        validation_data=fit_test_ds if cfg["train"]["eval_every_epoch"] else None,
     )
     train_seconds = time.time() - start
 
+    model = models.main_head(model)  # auxiliary classifiers are for training only
     _io.save_model_atomic(model, model_path)
     metrics = evaluate.evaluate(model, test_ds)
     metrics.update(
@@ -422,7 +424,7 @@ def load_run(workdir, checkpoint=None):
         raise FileNotFoundError(
             f"Checkpoint {path} does not exist (has training finished?).{hint}"
         )
-    return cfg, _io.load_model(path)
+    return cfg, models.main_head(_io.load_model(path))
 
 
 def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, resize_to=None):

@@ -1,10 +1,13 @@
 """The contract every registered model keeps, present and future: run over `list_models()`.
 
-Builds at a small input with an odd class count, gives finite logits, takes
-the keras.applications arguments with their defaults, pools or not without
-the top, round-trips through `.keras` without custom_objects, gets a
-gradient on every trainable weight from one SGD step, and refuses an unknown
-or fixed argument with a ValueError that names it and the allowed ones.
+Every model builds at the smallest input it takes, gives finite logits, has
+the trainable count of tests/models/trainable_counts.py where that lists it,
+takes the keras.applications arguments with their defaults, and refuses an
+unknown or fixed argument with a ValueError that names it and the allowed ones.
+The costly checks run once per family (its smallest variant, at fewer blocks
+where that is deep; tests/conftest.py), with an odd class count: pools or not
+without the top, round-trips through `.keras` without custom_objects, gets a
+gradient on every trainable weight from one SGD step.
 """
 
 import inspect
@@ -17,7 +20,9 @@ import keras
 import kerascnn
 from kerascnn import registry
 from kerascnn.models import _common
-from conftest import _family, _size, representatives  # noqa: E402  (tests/conftest.py)
+from conftest import (  # noqa: E402  (tests/conftest.py)
+    REDUCED, _family, _size, build_model, checked_in_full, representatives)
+from trainable_counts import COUNTS  # noqa: E402  (tests/models/trainable_counts.py)
 
 CLASSES = 7
 
@@ -82,23 +87,36 @@ def test_every_family_has_its_smallest_variant_checked_in_full():
         covered = [r for r in chosen if _family(r) == _family(name)]
         assert len(covered) == 1, (name, covered)
         assert _size(covered[0]) <= _size(name)
+    # A reduced build stands for a family's smallest variant only.
+    assert set(REDUCED) <= chosen, sorted(set(REDUCED) - chosen)
 
 
-@pytest.mark.parametrize("name", sorted(set(names()) - set(representatives())))
+def trainable_count(model):
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+@pytest.mark.parametrize("name", sorted(set(names()) - set(checked_in_full())))
 def test_every_model_builds_and_runs(name, small_input_shape):
-    """The siblings of a family's checked variant: built at a small input, a
-    training-mode forward pass gives finite outputs of the right shape."""
+    """Every model the costly checks do not build as registered: built at a
+    small input (with its paper's class count where tests/models/trainable_counts.py
+    has its count, which it must match), a training-mode forward pass gives
+    finite outputs of the right shape."""
     shape = small_input_shape(name)
-    model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
+    classes, count = COUNTS.get(name, (CLASSES, None))
+    model = kerascnn.create_model(name, input_shape=shape, num_classes=classes)
     assert model.name == name
+    if count is not None:
+        assert trainable_count(model) == count
     out = np.asarray(model(images(shape, 2), training=True))
-    assert out.shape == (2, CLASSES) and np.all(np.isfinite(out))
+    assert out.shape == (2, classes) and np.all(np.isfinite(out))
 
 
 @pytest.mark.parametrize("name", representatives())
 def test_builds_trains_and_round_trips(name, tmp_path, small_input_shape):
+    """Each family's smallest variant, or where that is deep, the same builder
+    and arguments at fewer blocks (tests/conftest.py, `REDUCED`)."""
     shape = small_input_shape(name)
-    model = kerascnn.create_model(name, input_shape=shape, num_classes=CLASSES)
+    model = build_model(name, reduced=True, input_shape=shape, num_classes=CLASSES)
     assert model.name == name
     x = images(shape, 2)
     logits = np.asarray(model(x, training=False))
@@ -137,7 +155,8 @@ def test_features_without_the_top(name, small_input_shape):
     x = images(shape, 2)
     weights = None
     for pooling, rank in ((None, 4), ("avg", 2), ("max", 2)):
-        model = kerascnn.create_model(name, include_top=False, pooling=pooling, input_shape=shape)
+        model = build_model(name, reduced=True, include_top=False, pooling=pooling,
+                            input_shape=shape)
         assert len(model.output_shape) == rank, (pooling, model.output_shape)
         if weights is None:
             weights = model.get_weights()

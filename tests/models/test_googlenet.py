@@ -265,6 +265,8 @@ def test_auxiliary_losses_weighted_0_3_train_a_step():
     ({"aux_logits": True, "input_shape": (None, None, 3)}, ValueError, "fixed height and width"),
     ({"input_shape": (31, 31, 3)}, ValueError, "height and width >= 32"),
     ({"inception": "v3"}, ValueError, "inception must be one of"),
+    ({"dropout_rate": 1.0}, ValueError, r"dropout_rate must be in \[0, 1\), got 1.0"),
+    ({"aux_dropout_rate": -0.1}, ValueError, r"aux_dropout_rate must be in \[0, 1\), got -0.1"),
     ({"modules": googlenet.TABLE_1}, ValueError, "fixes modules"),
 ])
 def test_bad_arguments(kwargs, error, match):

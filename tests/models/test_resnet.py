@@ -7,41 +7,16 @@ import keras
 import kerascnn
 from kerascnn.inspect import costs
 from kerascnn.models import resnet, resnet_v2, resnext, senet
+from trainable_counts import COUNTS  # tests/models/trainable_counts.py
 
 
 def trainable_count(model):
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
-# Trainable parameters with 1000 classes. Source: torchvision.models.resnet*
-# (sum of p.numel() for p in model.parameters()), which equal the papers'
-# architectures (He et al. 2016, Table 1; no conv bias, projection shortcuts
-# only where the shape changes): 11.7M, 21.8M, 25.6M, 44.5M, 60.2M.
-IMAGENET_COUNTS = {
-    "resnet18": 11_689_512,
-    "resnet34": 21_797_672,
-    "resnet50": 25_557_032,
-    "resnet101": 44_549_160,
-    "resnet152": 60_192_808,
-}
-
-# CIFAR ResNets with 10 classes, option-A shortcuts, no conv bias. Source: He
-# et al. 2016, Table 6 (0.27M, 0.85M, 1.7M) and the exact counts of the
-# widely used reference implementation (akamaster/pytorch_resnet_cifar10:
-# resnet20 0.27M = 269,722; resnet56 853,018; resnet110 1,727,962).
-CIFAR_COUNTS = {"resnet20": 269_722, "resnet56": 853_018, "resnet110": 1_727_962}
-
-
-@pytest.mark.parametrize("name", sorted(IMAGENET_COUNTS))
-def test_imagenet_param_counts(name):
-    model = kerascnn.create_model(name, input_shape=(64, 64, 3))
-    assert trainable_count(model) == IMAGENET_COUNTS[name]
-
-
-@pytest.mark.parametrize("name", sorted(CIFAR_COUNTS))
-def test_cifar_param_counts(name):
-    model = kerascnn.create_model(name, num_classes=10)
-    assert trainable_count(model) == CIFAR_COUNTS[name]
+# The trainable counts (torchvision's for ImageNet, the paper's and the reference
+# implementation's for CIFAR) are in tests/models/trainable_counts.py; the contract
+# test checks each registered model against them.
 
 
 def cifar_formula(depth, classes=10):
@@ -56,9 +31,18 @@ def cifar_formula(depth, classes=10):
     return total + 64 * classes + classes
 
 
-@pytest.mark.parametrize("depth", [20, 32, 44, 56, 110])
-def test_cifar_counts_follow_formula(depth):
-    model = resnet.ResNetCIFAR(depth, classes=10)
+@pytest.mark.parametrize("depth, paper", [
+    # He et al. 2016, Table 6: 0.27M, 0.46M, 0.66M, 0.85M, 1.7M parameters.
+    (20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)])
+def test_cifar_counts_follow_formula(depth, paper):
+    count = cifar_formula(depth)
+    assert COUNTS[f"resnet{depth}"] == (10, count)
+    assert round(count / 1e6, 2 if depth < 100 else 1) == paper
+
+
+@pytest.mark.parametrize("depth", [20, 32])
+def test_cifar_depth_counts_weighted_layers(depth):
+    model = resnet.ResNetCIFAR(depth, classes=10, input_shape=(8, 8, 3))
     assert trainable_count(model) == cifar_formula(depth)
     # 6n + 2 weighted layers: convs + the classifier
     convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
@@ -277,7 +261,7 @@ def test_resnet110_sd_survival_follows_the_linear_decay():
     for name, p in expected.items():
         assert drops[name] == pytest.approx(p, abs=1e-12), name
     assert drops["conv4_block18_drop_path"] == pytest.approx(0.5)
-    assert trainable_count(model) == CIFAR_COUNTS["resnet110"]  # no parameters
+    assert trainable_count(model) == COUNTS["resnet110"][1]  # no parameters
 
 
 @pytest.mark.parametrize("builder, kwargs, blocks", [

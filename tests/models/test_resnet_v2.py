@@ -6,7 +6,9 @@ import pytest
 
 import keras
 import kerascnn
+from kerascnn import registry
 from kerascnn.models import resnet_v2
+from trainable_counts import COUNTS  # tests/models/trainable_counts.py
 
 
 def trainable_count(model):
@@ -97,52 +99,73 @@ def test_the_layouts_differ_where_they_stride():
 
 # ---- The paper's layout ----
 
-def test_imagenet_counts_follow_the_formula():
-    model = kerascnn.create_model("resnet50_v2", input_shape=(64, 64, 3))
-    assert trainable_count(model) == preact_bottleneck_formula(
-        (3, 4, 6, 3), (64, 128, 256, 512), "imagenet", 1000)
+def bn_formula(stage_blocks, stage_filters, stem):
+    """BatchNorm's trainable gamma and beta in preact_bottleneck_formula's network."""
+    total, c_in = (2 * 64, 64) if stem == "imagenet" else (0, stage_filters[0])
+    first_preact = stem != "imagenet"
+    for i, (n, f) in enumerate(zip(stage_blocks, stage_filters)):
+        for j in range(n):
+            if first_preact or (i, j) != (0, 0):
+                total += 2 * c_in
+            total += 2 * f + 2 * f
+            c_in = 4 * f
+    return total + 2 * c_in
 
 
-@pytest.mark.slow
-def test_resnet200_v2_count():
-    """He et al. 2016b (Table 5; the lecture notes' table): pre-ResNet-200, 64.7M."""
-    model = kerascnn.create_model("resnet200_v2", input_shape=(64, 64, 3))
-    count = trainable_count(model)
-    assert count == preact_bottleneck_formula((3, 24, 36, 3), (64, 128, 256, 512), "imagenet", 1000)
-    assert round(count / 1e6, 1) == 64.7
+IMAGENET = (64, 128, 256, 512)
+
+
+@pytest.mark.parametrize("name, stage_blocks", [
+    ("resnet50_v2", (3, 4, 6, 3)), ("resnet101_v2", (3, 4, 23, 3)),
+    ("resnet152_v2", (3, 8, 36, 3)), ("resnet200_v2", (3, 24, 36, 3))])
+def test_imagenet_counts_follow_the_formula(name, stage_blocks):
+    """The counts the contract test checks each built model against
+    (tests/models/trainable_counts.py) are the formula's; He et al. 2016b,
+    Table 5 (the lecture notes' table): pre-ResNet-200, 64.7M."""
+    count = preact_bottleneck_formula(stage_blocks, IMAGENET, "imagenet", 1000)
+    assert COUNTS[name] == (1000, count)
+    assert registry.get_builder(name).fixed_values["stage_blocks"] == stage_blocks
+    if name == "resnet200_v2":
+        assert round(count / 1e6, 1) == 64.7
+
+
+@pytest.mark.parametrize("stem", ["imagenet", "cifar"])
+def test_the_formulas_count_what_is_built(stem):
+    if stem == "imagenet":
+        blocks, filters, classes = (1, 2, 1, 1), IMAGENET, 1000
+        model = resnet_v2.ResNetV2("bottleneck", blocks, input_shape=(32, 32, 3))
+    else:
+        blocks, filters, classes = (2, 2, 2), (16, 32, 64), 10
+        model = resnet_v2.PreActResNetCIFAR(20, classes=10, input_shape=(8, 8, 3))
+    assert trainable_count(model) == preact_bottleneck_formula(blocks, filters, stem, classes)
+    bn = sum(int(np.prod(w.shape)) for l in model.layers
+             if isinstance(l, keras.layers.BatchNormalization) for w in l.trainable_weights)
+    assert bn == bn_formula(blocks, filters, stem)
 
 
 def test_preact_resnet164():
     """He et al. 2016b, Table 2: ResNet-164 (pre-activation), 1.7M parameters; 1,703,258 with
     10 classes, as the authors' layout (16-64 / 32-128 / 64-256 bottlenecks, 18 per stage)."""
-    model = kerascnn.create_model("preact_resnet164", num_classes=10)
-    assert trainable_count(model) == 1_703_258
+    model = kerascnn.create_model("preact_resnet164", num_classes=10, input_shape=(8, 8, 3))
+    assert trainable_count(model) == COUNTS["preact_resnet164"][1] == 1_703_258
     assert trainable_count(model) == preact_bottleneck_formula((18,) * 3, (16, 32, 64), "cifar", 10)
     weighted = [l for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))]
     assert len(weighted) - 3 == 164  # minus the three 1x1 projection shortcuts
     assert model.get_layer("conv2_block1_preact_bn").input is model.get_layer("conv1_conv").output
 
 
-@pytest.mark.slow
 def test_preact_resnet1001():
     """He et al. 2016b, Table 2: ResNet-1001, 10.2M parameters (111 bottlenecks per stage).
 
-    That figure leaves out BatchNorm's gamma and beta (149,696 here): with them the
-    network that has the paper's 1.7M for ResNet-164 has 10.33M."""
-    model = kerascnn.create_model("preact_resnet1001", num_classes=10)
-    count = trainable_count(model)
-    assert count == preact_bottleneck_formula((111,) * 3, (16, 32, 64), "cifar", 10)
-    bn = sum(int(np.prod(w.shape)) for l in model.layers
-             if isinstance(l, keras.layers.BatchNormalization) for w in l.trainable_weights)
+    That figure leaves out BatchNorm's gamma and beta (149,216 here): with them the
+    network that has the paper's 1.7M for ResNet-164 has 10.33M. The contract test
+    checks the built network against the same count (tests/models/trainable_counts.py)."""
+    count = preact_bottleneck_formula((111,) * 3, (16, 32, 64), "cifar", 10)
+    assert COUNTS["preact_resnet1001"] == (10, count)
+    assert registry.get_builder("preact_resnet1001").fixed_values["depth"] == 1001
+    bn = bn_formula((111,) * 3, (16, 32, 64), "cifar")
+    assert bn == 149_216
     assert round((count - bn) / 1e6, 1) == 10.2
-
-
-def test_preact_resnet18():
-    """kuangliu/pytorch-cifar's PreActResNet18 has 11,171,146 parameters with 10 classes;
-    ours adds the paper's final BN-ReLU (He et al. 2016b, Sec. 4.1), 2 x 512 more."""
-    model = kerascnn.create_model("preact_resnet18", num_classes=10)
-    assert trainable_count(model) == 11_171_146 + 2 * 512
-    assert model.get_layer("conv5_block2_out").output.shape[1:] == (4, 4, 512)
 
 
 def test_preact_block_order():
@@ -150,6 +173,7 @@ def test_preact_block_order():
     shortcut reads the pre-activated input, an identity shortcut the raw one."""
     model = kerascnn.create_model("preact_resnet18", num_classes=10, input_shape=(16, 16, 3))
     get = model.get_layer
+    assert get("conv5_block2_out").output.shape[1:] == (2, 2, 512)  # 4 x 4 at 32 x 32
     assert get("conv3_block2_1_conv").input is get("conv3_block2_preact_relu").output
     assert get("conv3_block1_0_conv").input is get("conv3_block1_preact_relu").output
     assert get("conv3_block2_preact_bn").input is get("conv3_block1_out").output
@@ -177,13 +201,18 @@ def wrn_formula(depth, k, classes=10):
     ("wrn28_10", 28, 10, 36.5), ("wrn16_8", 16, 8, 11.0), ("wrn40_4", 40, 4, 8.9),
 ])
 def test_wrn_counts(name, depth, k, paper):
-    model = kerascnn.create_model(name, num_classes=10)
-    count = trainable_count(model)
-    assert count == wrn_formula(depth, k)
+    """The contract test checks each built network against these counts."""
+    count = wrn_formula(depth, k)
+    assert COUNTS[name] == (10, count)
     assert round(count / 1e6, 1) == paper
     if name == "wrn28_10":
         # The exact figure of the authors' PyTorch code (and xternalz/WideResNet-pytorch).
         assert count == 36_479_194
+
+
+def test_wrn_formula_counts_what_is_built():
+    model = resnet_v2.WideResNet(10, 2, classes=10, input_shape=(8, 8, 3))
+    assert trainable_count(model) == wrn_formula(10, 2)
 
 
 def test_wrn_dropout_sits_between_the_convolutions():
