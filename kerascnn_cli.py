@@ -37,6 +37,9 @@ import tempfile
 TOOLS = ("train", "evaluate", "export", "costs")
 EXIT_USER_ERROR = 2
 TRACEBACK_ENV = "KERASCNN_TRACEBACK"
+# Set beside TF_CPP_MIN_LOG_LEVEL when quiet_tensorflow set the level itself, so
+# that a process a tool starts (tools/benchmark.py's memory probes) filters too.
+QUIETED_ENV = "KERASCNN_QUIETED_TF"
 HELP_ARGS = ("--help", "-help", "-h", "--helpshort", "-helpshort", "-?")
 # TF start-up lines that say nothing to a CPU user (tests/tools/test_front_door.py).
 NOISE = re.compile(
@@ -66,17 +69,19 @@ def quiet_tensorflow():
 
     Does nothing if TensorFlow is loaded already, not installed, or not
     the Keras backend (KERAS_BACKEND). With `TF_CPP_MIN_LOG_LEVEL`
-    unset, sets it to 3 (TF's C++ errors are raised as Python exceptions
-    anyway) and filters stderr while TensorFlow loads and looks for devices.
+    unset (or set by a parent process's call), sets it to 3 (TF's C++ errors
+    are raised as Python exceptions anyway) and filters stderr while
+    TensorFlow loads and looks for devices; a level the user set is left alone.
     """
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return  # Keras will not load TensorFlow
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    if level is not None and level != os.environ.get(QUIETED_ENV):
         importlib.import_module("tensorflow")
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[QUIETED_ENV] = "3"
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:

@@ -194,8 +194,7 @@ def classifier_head(x, include_top, pooling, classes, classifier_activation,
     """
     if include_top:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name="top_dropout")(x)
+        x = dropout(x, dropout_rate, "top_dropout")
         return keras.layers.Dense(
             classes, activation=classifier_activation, name="predictions"
         )(x)
@@ -220,8 +219,7 @@ def fully_connected(x, units, activation="relu", dropout_rate=0.0, names=None,
     for width, name in zip(units, names):
         x = keras.layers.Dense(width, kernel_initializer=kernel_initializer, name=name)(x)
         x = any_activation(activation, f"{name}_{act_suffix}")(x)
-        if dropout_rate:
-            x = keras.layers.Dropout(dropout_rate, name=name + "_dropout")(x)
+        x = dropout(x, dropout_rate, name + "_dropout")
     return x
 
 
