@@ -16,12 +16,14 @@ from kerascnn.export.exporter import (  # noqa: E402
     next_version,
     tflite_ops,
 )
+from kerascnn.export.fold import fold_batchnorm  # noqa: E402
 from kerascnn.export.parity import parity_report, tflite_predict  # noqa: E402
 
 __all__ = [
     "ExportResult",
     "TFLiteConversionError",
     "export_model",
+    "fold_batchnorm",
     "next_version",
     "parity_report",
     "tflite_ops",
