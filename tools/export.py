@@ -1,10 +1,14 @@
 """Exports a trained run: SavedModel (TF Serving layout), .keras, TFLite, metadata.
 
-    tools/export.py --workdir=runs/digits [--name=NAME] [--export_root=saved_models]
+    tools/export.py --workdir=runs/digits [--name=NAME] [--export_root=saved_models] \
+        [--quantization=float16,dynamic,int8] [--io_dtype=uint8]
 
 Writes EXPORT_ROOT/NAME/VERSION/. NAME defaults to the config's export.name,
 else MODEL_DATASET (e.g. resnet20_digits); a new version under a name whose
-previous version has another input shape or class list is refused.
+previous version has another input shape or class list is refused. Each
+--quantization adds model_<quantization>.tflite; int8 is calibrated on the
+run's training images (evaluation pipeline, no augmentation). metadata.json's
+parity report compares every file with Keras on held-out test images.
 """
 
 import sys
@@ -19,6 +23,11 @@ _EXPORT_ROOT = flags.DEFINE_string("export_root", None, "Default: the config's e
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .keras file (default: workdir/model.keras).")
 _VERSION = flags.DEFINE_integer("version", None, "Version number (default: the next free one).",
                                 lower_bound=1)
+_QUANTIZATION = flags.DEFINE_list(
+    "quantization", None,
+    "Quantized TFLite files, any of float16,dynamic,int8 (default: config.export.quantization).")
+_IO_DTYPE = flags.DEFINE_enum("io_dtype", None, ["uint8", "int8", "float32"],
+                              "The int8 file's input and output type (default: config.export.io_dtype).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -28,7 +37,8 @@ def main(argv):
     from kerascnn.export import runs
 
     result = runs.export_run(_WORKDIR.value, _EXPORT_ROOT.value, _CHECKPOINT.value, _VERSION.value,
-                             name=_NAME.value)
+                             name=_NAME.value, quantizations=_QUANTIZATION.value,
+                             io_dtype=_IO_DTYPE.value)
     print(runs.describe(result))
 
 

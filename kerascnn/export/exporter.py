@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerascnn.export import _metadata, parity
+from kerascnn.export import tflite as tflite_lib
 from kerascnn.export._metadata import (
     CLASS_NAMES_FILENAME,
     CLASS_NAMES_KEY,
@@ -35,12 +36,6 @@ PARITY_IMAGES = 64
 
 _VERSION_DIR = re.compile(r"[0-9]+")
 _TEMP_DIR = re.compile(r"\.tmp-([0-9]+)-([0-9]+)-[0-9a-f]+")
-# How the converter names a TF op it cannot lower to a TFLite builtin.
-_NOT_BUILTIN = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
-
-
-class TFLiteConversionError(RuntimeError):
-    """The model cannot become a TFLite model made of builtin ops only."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +57,12 @@ class ExportResult:
     parity: dict
     classes: int
     class_names: tuple | None
+    quantized_paths: dict = dataclasses.field(default_factory=dict)
 
 
 def export_model(model, export_root, *, name=None, version=None, sample_images=None,
-                 metadata=None, tflite=True, class_names=None):
+                 metadata=None, tflite=True, class_names=None, quantizations=(),
+                 representative_images=None, io_dtype=None, sample_labels=None):
     """Writes `export_root/<name>/<version>/` for TF Serving, Keras and TFLite.
 
     The SavedModel's `serving_default` signature takes a uint8 batch of any
@@ -74,7 +71,9 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
     `{"logits": (None, ...) float32}`. With `class_names`, a second
     signature, `class_names`, takes nothing and returns
     `{"class_names": string (classes,)}`, read from `assets/class_names.txt`.
-    The TFLite file is converted from `serving_default` with builtin ops only.
+    The TFLite file is converted from `serving_default` with builtin ops only;
+    each of `quantizations` adds `model_<quantization>.tflite`
+    (`kerascnn.export.to_tflite`), reported beside it.
 
     All versions under one name share their interface: if the highest
     existing version's metadata.json names another input or output shape, or
@@ -98,6 +97,16 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
         class_names: one str per model output, in output order, written to
             metadata.json, the SavedModel's assets and its `class_names`
             signature; None writes none (metadata "class_names": null).
+        quantizations: more TFLite files, any of "float16", "dynamic" and
+            "int8" (`kerascnn.export.QUANTIZATIONS`), each as
+            `model_<quantization>.tflite`, with its parity report and size.
+        representative_images: uint8 images (N, H, W, C) that calibrate the
+            "int8" file (a few hundred from the evaluation pipeline).
+        io_dtype: the "int8" file's input and output type: "uint8" (default),
+            "int8" or "float32".
+        sample_labels: the integer labels of `sample_images` (the first 64
+            are used): the parity report then has the top-1 accuracy of Keras
+            and of each export.
 
     Returns:
         An `ExportResult` with the written paths and the parity report.
@@ -117,9 +126,20 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
     name = _check_name(model.name if name is None else name)
     if version is not None:
         _check_version(version)
+    quantizations = _check_quantizations(quantizations, representative_images, io_dtype)
+    if representative_images is not None:
+        representative_images = parity.check_images(representative_images, hwc,
+                                                     "representative_images")
     if sample_images is not None:
         sample_images = parity.check_images(sample_images, hwc, "sample_images")
+        if sample_labels is not None and len(sample_labels) != len(sample_images):
+            raise ValueError(f"sample_labels must have one label per sample image "
+                             f"({len(sample_images)}); got {len(sample_labels)}.")
         sample_images = sample_images[:PARITY_IMAGES]
+        if sample_labels is not None:
+            sample_labels = np.asarray(sample_labels)[:PARITY_IMAGES]
+    elif sample_labels is not None:
+        raise ValueError("sample_labels needs sample_images.")
     caller_metadata = _metadata.check_metadata(metadata)
     class_names = _metadata.check_class_names(class_names, model)
 
@@ -146,20 +166,37 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
         tflite_op_list = None
         if tflite:
             tflite_bytes = convert_to_tflite(temp)
-            tflite_op_list = tflite_ops(tflite_bytes)["builtin"]
+            tflite_op_list = tflite_lib.tflite_ops(tflite_bytes)["builtin"]
             with open(os.path.join(temp, TFLITE_FILENAME), "wb") as f:
                 f.write(tflite_bytes)
+        quantized = {}
+        for quantization in quantizations:
+            filename = quantized_filename(quantization)
+            content = tflite_lib.to_tflite(
+                model, os.path.join(temp, filename), quantization=quantization,
+                representative_data=representative_images if quantization == "int8" else None,
+                io_dtype=io_dtype if quantization == "int8" else None)
+            io = (io_dtype or "uint8") if quantization == "int8" else None
+            quantized[quantization] = {
+                "path": filename, "bytes": len(content),
+                "input_dtype": io or "uint8", "output_dtype": io or "float32",
+                "builtin_ops": tflite_lib.tflite_ops(content)["builtin"],
+            }
         if sample_images is None:
             report = {"skipped": True, "reason": "no sample_images were given"}
         else:
             report = parity.parity_report(
                 model, saved_model_dir=temp,
                 tflite_path=os.path.join(temp, TFLITE_FILENAME) if tflite else None,
-                images=sample_images,
+                images=sample_images, labels=sample_labels,
+                tflite_paths={f"tflite_{q}": os.path.join(temp, quantized_filename(q))
+                              for q in quantizations},
             )
         info = _metadata.build(
             model, name, version, hwc, temp, tflite_op_list, report, class_names
         )
+        if quantized:
+            info["files"].update({f"tflite_{q}": v for q, v in quantized.items()})
         info.update(caller_metadata)
         # Last, so that a version directory with metadata.json is complete.
         _metadata.write_json(os.path.join(temp, METADATA_FILENAME), info)
@@ -186,7 +223,36 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
         parity=report,
         classes=_metadata.output_shape(model)[-1],
         class_names=None if class_names is None else tuple(class_names),
+        quantized_paths={q: os.path.join(target, quantized_filename(q)) for q in quantizations},
     )
+
+
+def quantized_filename(quantization):
+    """The file name of a quantized TFLite export: model_float16.tflite, ..."""
+    return f"model_{quantization}.tflite"
+
+
+def _check_quantizations(quantizations, representative_images, io_dtype):
+    """`quantizations` as a tuple of distinct QUANTIZATIONS other than "none" (the
+    float32 file is `tflite=True`), each checked with its arguments."""
+    if isinstance(quantizations, str):
+        quantizations = (quantizations,)
+    quantizations = tuple(quantizations)
+    allowed = tuple(q for q in tflite_lib.QUANTIZATIONS if q != "none")
+    bad = [q for q in quantizations if q not in allowed]
+    if bad or len(set(quantizations)) != len(quantizations):
+        raise ValueError(f"quantizations must be distinct values of {allowed} (the float32 "
+                         f"file is tflite=True); got {quantizations}.")
+    for q in quantizations:
+        tflite_lib.check_quantization(q, io_dtype if q == "int8" else None,
+                                  representative_images if q == "int8" else None)
+    if io_dtype is not None and "int8" not in quantizations:
+        raise ValueError(f"io_dtype={io_dtype!r} applies to the 'int8' file; quantizations "
+                         f"are {quantizations}.")
+    if representative_images is not None and "int8" not in quantizations:
+        raise ValueError("representative_images calibrate the 'int8' file; quantizations "
+                         f"are {quantizations}.")
+    return quantizations
 
 
 def write_saved_model(model, directory, hwc, class_names=None):
@@ -270,48 +336,7 @@ def convert_to_tflite(saved_model_dir):
         os.fspath(saved_model_dir), signature_keys=[SIGNATURE_KEY]
     )
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    try:
-        tflite_bytes = converter.convert()
-    except Exception as err:  # the converter raises several error types
-        missing = sorted(set(re.findall(_NOT_BUILTIN, str(err))))
-        if missing:
-            raise TFLiteConversionError(
-                f"TFLite conversion needs TensorFlow ops that are not TFLite builtins: "
-                f"{', '.join(missing)}. kerascnn exports builtin-only TFLite (no select "
-                f"TF ops, which need the Flex delegate on device); replace the layers "
-                f"that use them, or export with tflite=False."
-            ) from err
-        raise TFLiteConversionError(f"TFLite conversion failed: {err}") from err
-    custom = tflite_ops(tflite_bytes)["custom"]
-    if custom:
-        raise TFLiteConversionError(
-            f"The converted TFLite model contains non-builtin ops {custom}."
-        )
-    return tflite_bytes
-
-
-def tflite_ops(tflite_bytes):
-    """The operators of a TFLite flatbuffer: {"builtin": [...], "custom": [...]}.
-
-    Builtins by their schema name ("CONV_2D"); custom and select-TF (Flex) ops
-    by their custom code ("FlexErfinv"). Both lists are sorted.
-    """
-    from ai_edge_litert import schema_py_generated as schema
-
-    builtin_names = {
-        code: op for op, code in vars(schema.BuiltinOperator).items() if not op.startswith("_")
-    }
-    flatbuffer = schema.Model.GetRootAs(bytearray(tflite_bytes), 0)
-    builtin, custom = set(), set()
-    for i in range(flatbuffer.OperatorCodesLength()):
-        opcode = flatbuffer.OperatorCodes(i)
-        # Codes above 127 live in BuiltinCode, older ones in the deprecated field.
-        code = max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode())
-        if code == schema.BuiltinOperator.CUSTOM:
-            custom.add(opcode.CustomCode().decode())
-        else:
-            builtin.add(builtin_names.get(code, f"BUILTIN_{code}"))
-    return {"builtin": sorted(builtin), "custom": sorted(custom)}
+    return tflite_lib.convert(converter)
 
 
 def next_version(model_dir):

@@ -5,6 +5,8 @@ them as float32), and the logits are compared: the largest and the mean
 absolute difference, and how often the top-1 class agrees.
 """
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -14,8 +16,9 @@ import tensorflow as tf
 CHUNK = 64
 
 
-def parity_report(model, saved_model_dir=None, tflite_path=None, *, images):
-    """Compares a Keras model with its SavedModel and/or TFLite export.
+def parity_report(model, saved_model_dir=None, tflite_path=None, *, images, labels=None,
+                  tflite_paths=None):
+    """Compares a Keras model with its SavedModel and/or TFLite exports.
 
     Args:
         model: the `keras.Model` (float input in [0, 255]) that was exported.
@@ -25,22 +28,45 @@ def parity_report(model, saved_model_dir=None, tflite_path=None, *, images):
             the same kind, or None.
         images: uint8 array (N, H, W, C) of the model's input size; all N are
             used.
+        labels: optional integer labels (N,) of the images: then the report
+            also has Keras's top-1 accuracy (`keras_top1`) and each export's
+            (`top1`).
+        tflite_paths: optional {key: path} of more TFLite files (quantized
+            ones; any input `tflite_predict` feeds), each reported under its
+            key with its file size (`bytes`).
 
     Returns:
         A dict: `num_images`, and for each export given (`saved_model`,
-        `tflite`) a dict of `max_abs_diff`, `mean_abs_diff`, `top1_agreement`
-        (the fraction of images whose argmax agrees with Keras) and
-        `num_images`.
+        `tflite`, the keys of `tflite_paths`) a dict of `max_abs_diff`,
+        `mean_abs_diff`, `top1_agreement` (the fraction of images whose argmax
+        agrees with Keras) and `num_images`.
     """
-    if saved_model_dir is None and tflite_path is None:
-        raise ValueError("parity_report needs saved_model_dir, tflite_path or both.")
+    tflite_paths = dict(tflite_paths or {})
+    if saved_model_dir is None and tflite_path is None and not tflite_paths:
+        raise ValueError("parity_report needs saved_model_dir, tflite_path or tflite_paths.")
     images = check_images(images, model_input_shape(model), "images")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be {len(images)} integer labels, one per image; "
+                             f"got {labels.dtype.name} of shape {labels.shape}.")
     reference = keras_logits(model, images)
     report = {"num_images": int(images.shape[0])}
+    if labels is not None:
+        report["keras_top1"] = float(np.mean(reference.argmax(-1) == labels))
+    exports = {}
     if saved_model_dir is not None:
-        report["saved_model"] = compare(reference, saved_model_logits(saved_model_dir, images))
+        exports["saved_model"] = saved_model_logits(saved_model_dir, images)
     if tflite_path is not None:
-        report["tflite"] = compare(reference, tflite_logits(tflite_path, images))
+        exports["tflite"] = tflite_logits(tflite_path, images)
+    for key, path in tflite_paths.items():
+        exports[key] = tflite_logits(path, images)
+    for key, logits in exports.items():
+        report[key] = compare(reference, logits)
+        if labels is not None:
+            report[key]["top1"] = float(np.mean(np.asarray(logits).argmax(-1) == labels))
+        if key in tflite_paths:
+            report[key]["bytes"] = os.path.getsize(tflite_paths[key])
     return report
 
 
@@ -97,18 +123,21 @@ def tflite_logits(tflite_path, images):
 
 
 def tflite_predict(tflite_path_or_bytes, images):
-    """Logits of a kerascnn TFLite export for a uint8 batch, checked first.
+    """Logits of a kerascnn TFLite export for a batch of raw uint8 images, checked first.
 
     LiteRT's signature runner resizes its input to whatever it is given, so a
     batch of another height, width or channel count would run and return
     logits. Here the batch must match the input's `shape_signature` (every
-    dimension but the batch one is fixed) and dtype, else a ValueError.
+    dimension but the batch one is fixed) and be uint8, else a ValueError.
+    The images go in as the file takes them: unchanged into a uint8 input
+    (the float32, float16 and dynamic-range exports), quantized with the
+    input's scale and zero point into a full-integer file's uint8 or int8
+    input, as float32 into a float input; a quantized output is dequantized.
 
     Args:
         tflite_path_or_bytes: a `.tflite` file's path, or its bytes, with a
             `serving_default` signature of one input and one output.
-        images: array (N, H, W, C) with N >= 1, of the input's dtype (uint8
-            for kerascnn exports).
+        images: uint8 array (N, H, W, C) with N >= 1, raw images in [0, 255].
 
     Returns:
         float32 array (N, classes).
@@ -131,24 +160,59 @@ def tflite_predict(tflite_path_or_bytes, images):
     (input_name, details), = inputs.items()
     images = np.asarray(images)
     want = tuple(int(d) for d in details["shape_signature"])
-    dtype = np.dtype(details["dtype"])
     fits = images.ndim == len(want) and all(
         w == -1 or w == g for w, g in zip(want, images.shape)
     )
-    if images.dtype != dtype or not fits or images.size == 0:
+    if images.dtype != np.uint8 or not fits or images.size == 0:
         shown = ", ".join("N" if d == -1 else str(d) for d in want)
         raise ValueError(
-            f"The TFLite model's input {input_name!r} takes {dtype.name} images of "
+            f"The TFLite model's input {input_name!r} takes uint8 images of "
             f"shape ({shown}){' with N >= 1' if -1 in want else ''}; got "
             f"{images.dtype.name} of shape {images.shape}."
         )
+    (output_details,) = runner.get_output_details().values()
     step = CHUNK if want[0] == -1 else len(images)  # a fixed batch goes in whole
     outputs = []
     for i in range(0, len(images), step):
-        result = runner(**{input_name: images[i:i + step]})
+        result = runner(**{input_name: _as_input(images[i:i + step], details)})
         # The runner returns views of the interpreter's buffers; copy them out.
-        outputs.append(np.array(_single_output(result, "TFLite model")))
+        outputs.append(_dequantized(np.array(_single_output(result, "TFLite model")),
+                                    output_details))
     return np.concatenate(outputs)
+
+
+def _quantization(details):
+    """(scale, zero_point) of a per-tensor quantized tensor, or None."""
+    params = details.get("quantization_parameters", {})
+    scales = params.get("scales", ())
+    if len(scales) == 1 and scales[0] > 0:
+        return float(scales[0]), int(params["zero_points"][0])
+    return None
+
+
+def _as_input(images, details):
+    """Raw uint8 images as the TFLite input `details` takes them."""
+    dtype = np.dtype(details["dtype"])
+    quantized = _quantization(details)
+    if dtype == np.float32:
+        return images.astype(np.float32)
+    if quantized is not None:
+        scale, zero_point = quantized
+        info = np.iinfo(dtype)
+        q = np.round(images.astype(np.float64) / scale + zero_point)
+        return np.clip(q, info.min, info.max).astype(dtype)
+    if dtype == np.uint8:
+        return images
+    raise ValueError(f"tflite_predict cannot feed images to an unquantized {dtype.name} input.")
+
+
+def _dequantized(values, details):
+    """A quantized output as float32 logits; a float output as it is."""
+    quantized = _quantization(details)
+    if quantized is None or values.dtype.kind == "f":
+        return values.astype(np.float32)
+    scale, zero_point = quantized
+    return ((values.astype(np.float64) - zero_point) * scale).astype(np.float32)
 
 
 def _single_output(result, what):

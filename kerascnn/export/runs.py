@@ -4,10 +4,11 @@ import json
 import pathlib
 
 from kerascnn.export.exporter import export_model
-from kerascnn.train import train_lib
+from kerascnn.train import export_config, train_lib
 
 
-def export_run(workdir, export_root=None, checkpoint=None, version=None, name=None):
+def export_run(workdir, export_root=None, checkpoint=None, version=None, name=None,
+               quantizations=None, io_dtype=None):
     """Exports a run folder's model to `export_root/<name>/<version>/`.
 
     The metadata holds the run's config and test metrics, and the dataset's
@@ -22,15 +23,28 @@ def export_run(workdir, export_root=None, checkpoint=None, version=None, name=No
         version: default the next free version number.
         name: default `config.export.name`, else `<model>_<dataset>` (e.g.
             "resnet20_digits").
+        quantizations: the quantized TFLite files (any of "float16",
+            "dynamic", "int8"); default `config.export.quantization`.
+        io_dtype: the int8 file's input and output type; default
+            `config.export.io_dtype`.
 
     Returns:
         The `ExportResult`.
     """
     workdir = pathlib.Path(workdir)
     cfg, model = train_lib.load_run(workdir, checkpoint)
+    if io_dtype is not None and "int8" not in (quantizations or cfg["export"]["quantization"]):
+        raise ValueError(f"io_dtype={io_dtype!r} is the int8 file's input and output type; "
+                         f"add int8 to the quantizations (--quantization=int8).")
+    if quantizations is not None or io_dtype is not None:
+        cfg = {**cfg, "export": {**cfg["export"]}}
+        if quantizations is not None:
+            cfg["export"]["quantization"] = tuple(quantizations)
+        if io_dtype is not None:
+            cfg["export"]["io_dtype"] = io_dtype
     metrics_path = workdir / train_lib.METRICS_FILE
     metrics = json.loads(metrics_path.read_text()) if metrics_path.exists() else None
-    kwargs = train_lib.export_kwargs(cfg)
+    kwargs = export_config.export_kwargs(cfg)
     if export_root is not None:
         kwargs["export_root"] = export_root
     if name is not None:
@@ -55,14 +69,20 @@ def describe(result):
     ]
     if result.tflite_path:
         lines.append(f"  TFLite:     {result.tflite_path}")
+    for quantization, path in result.quantized_paths.items():
+        lines.append(f"  TFLite {quantization}: {path}")
     lines.append(f"  metadata:   {result.metadata_path}")
-    for kind in ("saved_model", "tflite"):
+    kinds = ["saved_model", "tflite"] + [f"tflite_{q}" for q in result.quantized_paths]
+    for kind in kinds:
         report = result.parity.get(kind)
         if report:
+            accuracy = (f", top-1 {report['top1']:.4f} (Keras {result.parity['keras_top1']:.4f})"
+                        if "top1" in report else "")
+            size = f", {report['bytes']:,} bytes" if "bytes" in report else ""
             lines.append(
                 f"  parity {kind} vs Keras on {report['num_images']} test images: "
                 f"max |diff| {report['max_abs_diff']:.2e}, "
-                f"top-1 agreement {report['top1_agreement']:.4f}"
+                f"top-1 agreement {report['top1_agreement']:.4f}{accuracy}{size}"
             )
     return "\n".join(lines)
 

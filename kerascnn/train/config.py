@@ -12,6 +12,10 @@ from ml_collections import config_dict
 # A warmup longer than this fraction of training is shortened to it, so that
 # `--config.train.epochs=1` runs any config (a smoke test).
 MAX_WARMUP_FRACTION = 0.5
+# The quantized TFLite files an export can add, and the int8 file's input / output
+# types (kerascnn.export.to_tflite; the config checks them before training).
+QUANTIZED_TFLITE = ("float16", "dynamic", "int8")
+TFLITE_IO_DTYPES = ("float32", "uint8", "int8")
 
 _OPTIONAL_STR = object()  # a key that is None unless set to a string
 
@@ -82,6 +86,11 @@ KEYS = (
     ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
     ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),
     ("export.tflite", True, "also write a float32 TFLite file"),
+    ("export.quantization", (), "quantized TFLite files: any of float16, dynamic, int8 "
+                                "(model_<quantization>.tflite)"),
+    ("export.io_dtype", "uint8", "the int8 file's input and output type: uint8 | int8 | float32"),
+    ("export.num_calibration_images", 300,
+     "training images (evaluation pipeline, no augmentation) that calibrate the int8 file"),
 )
 
 

@@ -6,7 +6,6 @@ This is the one place where a config becomes keyword arguments.
 import dataclasses
 import json
 import pathlib
-import re
 import shutil
 import time
 
@@ -94,6 +93,19 @@ def check_config(cfg):
     size = cfg["data"]["image_size"]
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
+    e = cfg["export"]
+    allowed = config_lib.QUANTIZED_TFLITE
+    quantization = e["quantization"]
+    if (isinstance(quantization, str) or not all(q in allowed for q in quantization)
+            or len(set(quantization)) != len(quantization)):
+        raise ValueError(f"config.export.quantization must list distinct values of {allowed}, "
+                         f"got {quantization!r}.")
+    if e["io_dtype"] not in config_lib.TFLITE_IO_DTYPES:
+        raise ValueError(f"config.export.io_dtype must be one of {config_lib.TFLITE_IO_DTYPES}, "
+                         f"got {e['io_dtype']!r}.")
+    if not isinstance(e["num_calibration_images"], int) or e["num_calibration_images"] < 1:
+        raise ValueError(f"config.export.num_calibration_images must be an integer >= 1, "
+                         f"got {e['num_calibration_images']!r}.")
     registry.get_builder(cfg["model"]["name"])  # an unknown model fails here
 
 
@@ -455,35 +467,3 @@ def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, 
             image_size=cfg["data"]["image_size"], resize_to=resize_to,
             batch_size=cfg["train"]["batch_size"], **extra)
     return {"split": split, **metrics}
-
-
-def export_name(cfg):
-    """The name a run exports under: config.export.name, else
-    "<model>_<dataset>" ("resnet20_digits"; a folder dataset by its folder's
-    name, a TFDS name with "/" and other characters outside [A-Za-z0-9_.-]
-    as "_")."""
-    if cfg["export"]["name"]:
-        return cfg["export"]["name"]
-    dataset = cfg["data"]["name"]
-    if dataset.startswith(FOLDER_PREFIX):
-        dataset = pathlib.Path(dataset[len(FOLDER_PREFIX):]).expanduser().resolve().name
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{cfg['model']['name']}_{dataset}").lstrip(".")
-
-
-def export_kwargs(cfg):
-    """`kerascnn.export.export_model`'s keyword arguments for a run's config.
-
-    config.export gives the export root, the name (`export_name`) and whether
-    to write TFLite; the class names are the dataset's; the parity images
-    are the first `config.export.num_parity_images` test images at the
-    model's size, as uint8.
-    """
-    import numpy as np
-
-    e = cfg["export"]
-    info = dataset_info(cfg)
-    ds = eval_dataset(cfg, info, batch_size=e["num_parity_images"])
-    images = next(iter(ds))[0].numpy()
-    return dict(export_root=e["root"], name=export_name(cfg), tflite=bool(e["tflite"]),
-                class_names=tuple(str(c) for c in info.class_names),
-                sample_images=np.clip(np.round(images), 0, 255).astype(np.uint8))

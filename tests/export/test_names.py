@@ -70,14 +70,14 @@ def test_unreadable_metadata_of_the_last_version_is_an_error(tmp_path):
 
 
 def test_export_run_passes_the_name_and_class_names_on(tmp_path, monkeypatch):
-    from kerascnn.train import train_lib
+    from kerascnn.train import export_config, train_lib
 
     model = _tiny_cnn()
     cfg = {"model": {"name": "tiny"}}
     kwargs = dict(export_root=str(tmp_path / "saved"), name="tiny_digits", tflite=False,
                   sample_images=_images(4, (8, 8, 3)), class_names=("zero", "one", "two"))
     monkeypatch.setattr(train_lib, "load_run", lambda workdir, checkpoint: (cfg, model))
-    monkeypatch.setattr(train_lib, "export_kwargs", lambda c: dict(kwargs))
+    monkeypatch.setattr(export_config, "export_kwargs", lambda c: dict(kwargs))
 
     default = runs.export_run(tmp_path)
     assert default.directory == str(tmp_path / "saved" / "tiny_digits" / "1")

@@ -493,7 +493,7 @@ def test_round_trip_and_gradients(kind, tmp_path):
 def test_grouped_conv_and_shuffle_convert_to_builtin_tflite(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
-    from kerascnn.export import exporter
+    from kerascnn.export import exporter, tflite
 
     inp = keras.Input((8, 8, 3))
     x = conv.grouped_conv(inp, 6, 3, groups=3, strides=2, name="g1")
@@ -504,7 +504,7 @@ def test_grouped_conv_and_shuffle_convert_to_builtin_tflite(tmp_path):
     model = keras.Model(inp, x)
     exporter.write_saved_model(model, tmp_path, (8, 8, 3))
     flatbuffer = exporter.convert_to_tflite(tmp_path)  # raises on non-builtin ops
-    ops = exporter.tflite_ops(flatbuffer)
+    ops = tflite.tflite_ops(flatbuffer)
     assert not ops["custom"] and "CONV_2D" in ops["builtin"] and "TRANSPOSE" in ops["builtin"]
     assert "DEPTHWISE_CONV_2D" in ops["builtin"]
 

@@ -26,7 +26,8 @@ TF_NOISE = re.compile(r"cuda|cuInit|cudart|oneDNN custom operations|cpu_feature_
 TOOL_FLAGS = {
     "train": ["--config", "--workdir", "--show_config", "--export", "--name"],
     "evaluate": ["--workdir", "--checkpoint", "--split", "--tta", "--output"],
-    "export": ["--workdir", "--name", "--export_root", "--checkpoint", "--version"],
+    "export": ["--workdir", "--name", "--export_root", "--checkpoint", "--version",
+               "--quantization", "--io_dtype"],
     "costs": ["--model", "--keras_application", "--input_shape", "--classes", "--top", "--all",
               "--models", "--format", "--update_docs"],
     "show_augment": ["--policy", "--magnitudes", "--output"],

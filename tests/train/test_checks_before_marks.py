@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from kerascnn.train import config as config_lib
-from kerascnn.train import train_lib
+from kerascnn.train import export_config, train_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CONFIGS = sorted((REPO / "configs").glob("*.py"))
@@ -141,8 +141,8 @@ def test_a_misspelt_key_names_the_closest():
 
 def test_the_export_name_and_class_names_come_from_the_run(tmp_path):
     cfg = digits_config()
-    assert train_lib.export_name(cfg) == "resnet20_digits"
-    kwargs = train_lib.export_kwargs(cfg)
+    assert export_config.export_name(cfg) == "resnet20_digits"
+    kwargs = export_config.export_kwargs(cfg)
     assert kwargs["name"] == "resnet20_digits"
     assert kwargs["class_names"] == tuple("0123456789")
     assert kwargs["sample_images"].shape == (64, 16, 16, 3)
@@ -150,13 +150,13 @@ def test_the_export_name_and_class_names_come_from_the_run(tmp_path):
 
     folder = image_folder(tmp_path / "flowers", ["tulip", "daisy", "rose"])
     cfg["data"]["name"] = f"folder:{folder}/"
-    assert train_lib.export_name(cfg) == "resnet20_flowers"
-    assert train_lib.export_kwargs(cfg)["class_names"] == ("daisy", "rose", "tulip")
+    assert export_config.export_name(cfg) == "resnet20_flowers"
+    assert export_config.export_kwargs(cfg)["class_names"] == ("daisy", "rose", "tulip")
 
     cfg["data"]["name"] = "imagenette/320px-v2"
-    assert train_lib.export_name(cfg) == "resnet20_imagenette_320px-v2"
+    assert export_config.export_name(cfg) == "resnet20_imagenette_320px-v2"
     cfg["export"]["name"] = "my_model"
-    assert train_lib.export_name(cfg) == "my_model"
+    assert export_config.export_name(cfg) == "my_model"
 
 
 def test_tfds_label_names_are_the_class_names(tmp_path):
@@ -181,6 +181,6 @@ def test_tfds_label_names_are_the_class_names(tmp_path):
     cfg["export"]["num_parity_images"] = 2
     with tfds.testing.mock_data(policy=tfds.testing.MockPolicy.USE_FILES, num_examples=4,
                                 data_dir=str(tmp_path)):
-        kwargs = train_lib.export_kwargs(cfg)
+        kwargs = export_config.export_kwargs(cfg)
     assert kwargs["class_names"] == tuple(names)
     assert kwargs["name"] == "resnet20_cifar10"
