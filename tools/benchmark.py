@@ -6,6 +6,7 @@
     python tools/benchmark.py augment_epoch [--repeats=3]
     python tools/benchmark.py augment_ops [--sizes=32,224] [--repeats=3]
     python tools/benchmark.py train --model=resnet50,densenet121,vgg16 [--batch=16] [--size=224]
+    python tools/benchmark.py tflite --model=mobilenet_v2 [--size=224] [--runs=100] [--threads=N]
 
 Prints, per layer, the median ms of a forward call and of a forward+backward
 call (gradients for the input and every trainable weight), each inside a
@@ -26,12 +27,17 @@ _SIZES = flags.DEFINE_list("sizes", ["32", "224"], "augment: square image sizes.
 _IMAGES = flags.DEFINE_integer("images", 5120, "augment: images per timed pass at 32x32 (1/2 at larger sizes).")
 _CASES = flags.DEFINE_list("cases", [], "augment: run only the cases whose name contains one of these.")
 _MODEL = flags.DEFINE_list("model", ["resnet50", "densenet121", "vgg16"],
-                           "train: kerascnn models with a keras.applications counterpart.")
+                           "train: kerascnn models with a keras.applications counterpart; "
+                           "tflite: any registered models.")
 _COMPARE = flags.DEFINE_enum("compare", "keras.applications", ["keras.applications"],
                              "train: what ours is compared with.")
 _BATCH = flags.DEFINE_integer("batch", 16, "train: images per step.", lower_bound=1)
-_SIZE = flags.DEFINE_integer("size", 224, "train: square input size.", lower_bound=32)
+_SIZE = flags.DEFINE_integer("size", 224, "train, tflite: square input size.", lower_bound=8)
 _MEMORY = flags.DEFINE_bool("memory", True, "train: also measure each model's peak memory.")
+_RUNS = flags.DEFINE_integer("runs", 100, "tflite: timed single-image calls per path (median).",
+                             lower_bound=50)
+_THREADS = flags.DEFINE_integer("threads", None, "tflite: TensorFlow and LiteRT threads "
+                                "(default: the CPU count).", lower_bound=1)
 
 
 def _compiled(layer, inputs):
@@ -170,6 +176,11 @@ def train(shape, repeats):
                                     memory=_MEMORY.value)
 
 
+def tflite(shape, repeats):
+    """Single-image latency: Keras three ways and LiteRT float32 / float16 / dynamic / int8."""
+    _suite("benchmark_tflite").tflite(_MODEL.value, _SIZE.value, _RUNS.value, _THREADS.value)
+
+
 def _suite(module):
     import importlib
 
@@ -185,7 +196,8 @@ def _augment_suites():
 
 # subcommand -> function(shape, repeats)
 SUITES = {"norms": norms, "grouped_conv": grouped_conv, "augment": augment,
-          "augment_epoch": augment_epoch, "augment_ops": augment_ops, "train": train}
+          "augment_epoch": augment_epoch, "augment_ops": augment_ops, "train": train,
+          "tflite": tflite}
 
 
 def main(argv):

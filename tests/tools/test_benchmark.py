@@ -76,3 +76,25 @@ def test_train_suite_refuses_a_model_without_a_counterpart():
                                          r"counterpart; choose from \[.*'resnet50'"):
         benchmark_train.check_models(["resnet50", "resnet20"])
     benchmark_train.check_models(["vgg16", "densenet121"])  # both sides exist
+
+
+def test_tflite_suite_times_every_path_and_gives_ratios(capsys):
+    """`benchmark.py tflite`: Keras three ways and LiteRT float32 / float16 / dynamic / int8,
+    median ms, the ratio to LiteRT float32 and the file sizes (tiny setting)."""
+    spec = importlib.util.spec_from_file_location("benchmark_tflite", REPO / "tools" / "benchmark_tflite.py")
+    suite = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(suite)
+    suite.tflite(["resnet20"], size=8, runs=50, threads=1)
+    out = capsys.readouterr().out
+    assert "median of 50 runs after 5 warm-up, 1 LiteRT / " in out
+    rows = {m.group(1): (float(m.group(2)), float(m.group(3)), m.group(4))
+            for m in re.finditer(r"^resnet20\s+(.+?)\s+([0-9.]+)\s+([0-9.]+)\s+(\S+)\s*$", out, re.M)}
+    assert list(rows) == list(suite.PATHS)
+    base = rows["litert float32"][0]
+    for path, (ms, ratio, size) in rows.items():
+        assert ms > 0 and math.isclose(ratio, ms / base, rel_tol=0.05, abs_tol=0.01)  # printed rounded
+        assert (size == "-") == path.startswith(("keras", "tf."))
+    sizes = {p: float(rows[p][2]) for p in rows if p.startswith("litert")}
+    assert sizes["litert int8"] < sizes["litert float32"] and sizes["litert float16"] < sizes["litert float32"]
+    with pytest.raises(ValueError, match=r"--model \['resnet21'\]: not registered"):
+        suite.tflite(["resnet21"], size=8, runs=50)
