@@ -36,6 +36,7 @@ def layer_zoo():
     h = L.spatial_separable_conv(h, 24, name="ss")
     h = L.grouped_conv(h, 24, 3, groups=3, name="g")
     h = L.ChannelShuffle(3)(h)
+    h = keras.layers.Concatenate()(L.ChannelSplit(2)(h)[::-1])
     h = L.dilated_conv(h, 24, 3, dilation_rate=2, name="dil")
     h = L.SqueezeExcite(ratio=4)(h)
     h = h + L.StochasticDepth(0.8)(h)

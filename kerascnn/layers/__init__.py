@@ -14,7 +14,8 @@ from kerascnn.layers.activations import (
     gelu_approx,
     sine,
 )
-from kerascnn.layers.conv_layers import AnyStrideDepthwiseConv2D, ChannelShuffle, GroupedConv2D
+from kerascnn.layers.conv_layers import (AnyStrideDepthwiseConv2D, ChannelShuffle, ChannelSplit,
+                                        GroupedConv2D)
 from kerascnn.layers.convolution import (
     depthwise_conv,
     depthwise_separable_conv,
@@ -48,7 +49,7 @@ from kerascnn.layers.shortcuts import ZeroPadShortcut
 from kerascnn.layers.squeeze_excite import SqueezeExcite
 
 __all__ = [
-    "ACTIVATIONS", "AdaIN", "AnyStrideDepthwiseConv2D", "DATASET_STATS", "BatchNormalization", "ChannelShuffle",
+    "ACTIVATIONS", "AdaIN", "AnyStrideDepthwiseConv2D", "DATASET_STATS", "BatchNormalization", "ChannelShuffle", "ChannelSplit",
     "ConditionalInstanceNormalization", "GroupNormalization", "GroupedConv2D",
     "INITIALIZERS", "ImageNormalization", "InstanceNormalization", "LayerNormalization",
     "LocalResponseNormalization", "MCDropout", "MeanImageNormalization", "SqueezeExcite",

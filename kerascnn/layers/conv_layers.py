@@ -2,8 +2,8 @@
 
 `GroupedConv2D` (a grouped `Conv2D` that is fast on TensorFlow's CPU and
 converts to builtin TFLite ops), `AnyStrideDepthwiseConv2D` (a
-`DepthwiseConv2D` that takes unequal strides on every CPU) and
-`ChannelShuffle`. Each is serializable under the `kerascnn` package.
+`DepthwiseConv2D` that takes unequal strides on every CPU),
+`ChannelShuffle` and `ChannelSplit`. Each is serializable under the `kerascnn` package.
 """
 
 import math
@@ -166,6 +166,46 @@ class ChannelShuffle(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(groups=self.groups)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class ChannelSplit(keras.layers.Layer):
+    """ShuffleNet v2's channel split (Ma et al. 2018, Sec. 3, Fig. 3c): the
+    channels cut into `groups` equal consecutive parts, returned as a list.
+
+    output[j] = input[..., j * C / g : (j + 1) * C / g], as PyTorch's
+    `x.chunk(g, dim=1)` (torchvision's ShuffleNet v2). A slice only (TFLite
+    SPLIT); no parameters, no MACs.
+
+    Args:
+        groups: g >= 2; the channels must be divisible by it (checked at build).
+    """
+
+    def __init__(self, groups=2, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 2:
+            raise ValueError(f"ChannelSplit groups must be an integer >= 2, got {groups!r}.")
+        self.groups = groups
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is None or channels % self.groups:
+            raise ValueError(
+                f"ChannelSplit: channels ({channels}) must be known and divisible by groups "
+                f"({self.groups}); input shape {tuple(input_shape)}."
+            )
+
+    def call(self, inputs):
+        return ops.split(inputs, self.groups, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        part = (*input_shape[:-1], input_shape[-1] // self.groups)
+        return [part] * self.groups
 
     def get_config(self):
         config = super().get_config()

@@ -7,7 +7,8 @@ from kerascnn.models import resnet
 from kerascnn.models import resnet_v2
 from kerascnn.models import resnext
 from kerascnn.models import senet
+from kerascnn.models import shufflenet
 from kerascnn.models import vgg
 from kerascnn.models._common import main_head
 
-__all__ = ["classic", "densenet", "googlenet", "resnet", "resnet_v2", "resnext", "senet", "vgg", "main_head"]
+__all__ = ["classic", "densenet", "googlenet", "resnet", "resnet_v2", "resnext", "senet", "shufflenet", "vgg", "main_head"]

@@ -46,6 +46,8 @@ _V2_KERAS = ("Default layout='paper' (fb.resnet.torch's preresnet); layout='kera
 _PREACT_STRIDE = ("The 3x3 of a downsampling bottleneck strides, the authors' code the 1x1 "
                   "(same count).")
 _WRN = "None (dropout off by default; the paper's best CIFAR runs use 0.3)."
+_SHUFFLE_V1 = "Zhang et al. 2018, Table 1; megvii's ShuffleNet-Series (params)"
+_SHUFFLE_V2 = "Ma et al. 2018, Table 5; torchvision (params)"
 
 # In docs/models.md's order: by family, then by size.
 PAPERS = {
@@ -145,4 +147,23 @@ PAPERS = {
     "densenet264": Paper("~33 M", "-", "Huang et al. 2017, Fig. 3", _NONE),
     "densenet_bc100_k12": Paper("0.8 M", "-", "Huang et al. 2017, Table 2", _NONE, classes=10),
     "densenet40_k12": Paper("1.0 M", "-", "Huang et al. 2017, Table 2", _NONE, classes=10),
+    # ShuffleNet v1 and v2 (shufflenet.py).
+    "shufflenet_v1": Paper("1.9 M", "137 M", _SHUFFLE_V1, _NONE),
+    "shufflenet_v1_g1": Paper("-", "143 M", "Zhang et al. 2018, Table 1", _NONE),
+    "shufflenet_v1_g2": Paper("-", "140 M", "Zhang et al. 2018, Table 1", _NONE),
+    "shufflenet_v1_g4": Paper("-", "133 M", "Zhang et al. 2018, Table 1", _NONE),
+    "shufflenet_v1_g8": Paper("2.4 M", "137 M", _SHUFFLE_V1, _NONE),
+    "shufflenet_v1_x0_5": Paper("0.7 M", "38 M", "Zhang et al. 2018, Table 2; megvii's "
+                                "ShuffleNet-Series (params)",
+                                "None (conv1 scaled to 12, as megvii's code)."),
+    "shufflenet_v1_x1_5": Paper("3.4 M", "292 M", "Zhang et al. 2018, Table 8; megvii's "
+                                "ShuffleNet-Series (params)",
+                                "None (conv1 keeps 24, as megvii's code)."),
+    "shufflenet_v1_x2_0": Paper("5.4 M", "524 M", "Zhang et al. 2018, Table 8; megvii's "
+                                "ShuffleNet-Series (params)",
+                                "None (conv1 scaled to 48, as megvii's code)."),
+    "shufflenet_v2_x0_5": Paper("1,366,792", "41 M", _SHUFFLE_V2, _NONE),
+    "shufflenet_v2_x1_0": Paper("2,278,604", "146 M", _SHUFFLE_V2, _NONE),
+    "shufflenet_v2_x1_5": Paper("3,503,624", "299 M", _SHUFFLE_V2, _NONE),
+    "shufflenet_v2_x2_0": Paper("7,393,996", "591 M", _SHUFFLE_V2, _NONE),
 }

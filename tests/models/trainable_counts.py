@@ -69,4 +69,11 @@ COUNTS = {
     "wrn28_10": (10, 36_479_194),
     "wrn16_8": (10, 10_961_370),
     "wrn40_4": (10, 8_949_210),
+    # torchvision.models.shufflenet_v2_x0_5 / x1_0 / x1_5 / x2_0 (Ma et al. 2018,
+    # Table 5: 1.4M, 2.3M, 3.5M, 7.4M weights). ShuffleNet v1 has no exact
+    # published count (megvii's README: 1.9M for g = 3, 1x); test_shufflenet checks it.
+    "shufflenet_v2_x0_5": (1000, 1_366_792),
+    "shufflenet_v2_x1_0": (1000, 2_278_604),
+    "shufflenet_v2_x1_5": (1000, 3_503_624),
+    "shufflenet_v2_x2_0": (1000, 7_393_996),
 }
