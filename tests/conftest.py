@@ -88,7 +88,7 @@ def _registry():
 # depth, convolutions per stage, groups and their width): variants of one
 # builder that differ only in these run the same code on more blocks.
 SIZE_KEYS = ("stage_blocks", "depth", "blocks", "stage_convs")
-WIDTH_KEYS = ("cardinality", "width_per_group", "widen_factor", "groups", "scale",
+WIDTH_KEYS = ("cardinality", "width_per_group", "widen_factor", "alpha", "groups", "scale",
               "stem_channels", "stage_out_channels")
 
 

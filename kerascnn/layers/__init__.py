@@ -12,6 +12,8 @@ from kerascnn.layers.activations import (
     activation_layer,
     any_activation,
     gelu_approx,
+    hard_sigmoid,
+    hard_swish,
     sine,
 )
 from kerascnn.layers.conv_layers import (AnyStrideDepthwiseConv2D, ChannelShuffle, ChannelSplit,
@@ -55,7 +57,7 @@ __all__ = [
     "LocalResponseNormalization", "MCDropout", "MeanImageNormalization", "SqueezeExcite",
     "StochasticDepth",
     "ZeroPadShortcut", "activation_layer", "depthwise_conv", "depthwise_separable_conv",
-    "dilated_conv", "flattened_conv", "gelu_approx", "get_initializer", "grouped_conv",
+    "dilated_conv", "flattened_conv", "gelu_approx", "get_initializer", "hard_sigmoid", "hard_swish", "grouped_conv",
     "linear_decay", "normalization_layer", "pointwise_conv", "receptive_field", "sine",
     "spatial_separable_conv", "sync_batchnorm", "transposed_conv", "any_activation",
     "any_initializer",

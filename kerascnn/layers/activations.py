@@ -1,8 +1,9 @@
 """Activations by name: `activation_layer("gelu")` returns a Keras layer.
 
 Keras's own layers and functions are used wherever they compute the formula;
-the two functions Keras lacks (the sigmoid GELU approximation and sine) are
-registered serializable, so a saved model that uses them loads without
+the functions Keras lacks or computes otherwise (the sigmoid GELU
+approximation, sine, and MobileNetV3's hard sigmoid and hard swish, written
+with ReLU6 so that they convert to TFLite builtin ops) are registered serializable, so a saved model that uses them loads without
 `custom_objects` once kerascnn is imported.
 """
 
@@ -25,6 +26,18 @@ def gelu_approx(x):
 def sine(x):
     """sin(x), the activation of implicit representations (SIREN, Sitzmann et al. 2020)."""
     return ops.sin(x)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+def hard_sigmoid(x):
+    """relu6(x + 3) / 6, MobileNetV3's piecewise-linear sigmoid (Howard et al. 2019, Sec. 5.2)."""
+    return ops.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+def hard_swish(x):
+    """x * relu6(x + 3) / 6, MobileNetV3's h-swish (Howard et al. 2019, Sec. 5.2)."""
+    return x * hard_sigmoid(x)
 
 
 def _leaky_relu(name):
@@ -60,6 +73,9 @@ ACTIVATIONS = {
     "sigmoid": _activation("sigmoid"),
     "tanh": _activation("tanh"),
     "relu": _activation("relu"),
+    "relu6": _activation("relu6"),
+    "hard_sigmoid": _activation(hard_sigmoid),
+    "hard_swish": _activation(hard_swish),
     "leaky_relu": _leaky_relu,
     "prelu": _prelu,
     "softplus": _activation("softplus"),
@@ -75,7 +91,9 @@ def activation_layer(name, layer_name=None):
     """A new Keras layer computing the activation `name`.
 
     Args:
-        name: one of `ACTIVATIONS`: "sigmoid", "tanh", "relu", "leaky_relu"
+        name: one of `ACTIVATIONS`: "sigmoid", "tanh", "relu", "relu6"
+            (min(max(x, 0), 6)), "hard_sigmoid" (relu6(x + 3) / 6),
+            "hard_swish" (x * relu6(x + 3) / 6), "leaky_relu"
             (slope 0.01), "prelu" (per-channel slope, initialized at 0.25,
             shared over H and W of NHWC maps), "softplus", "swish"/"silu"
             (x * sigmoid(x)), "gelu" (exact, x * Phi(x)), "gelu_approx"

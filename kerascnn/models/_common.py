@@ -89,6 +89,65 @@ class ConvKit:
         return self.bn(self.conv(x, filters, kernel_size, strides, name, groups), name)
 
 
+def make_divisible(value, divisor=8, min_value=None):
+    """`value` rounded to the nearest multiple of `divisor`, at least `min_value`
+    (default `divisor`) and never more than 10 % below `value`: the channel
+    rounding of the MobileNet v2/v3 authors' code, torchvision and keras.applications."""
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+def check_alpha(alpha, smallest=0.0):
+    """A width multiplier: a number > `smallest` (MobileNet's alpha)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > smallest:
+        raise ValueError(f"alpha (the width multiplier) must be a number > {smallest:g}, "
+                         f"got {alpha!r}.")
+
+
+# How a stride-2 convolution pads: "symmetric", (k - 1) // 2 before and the
+# rest after (ConvKit's, torchvision's), or "keras": TF's "same", the extra
+# pixel at the bottom/right (keras.applications' MobileNets, the authors' TF code).
+STRIDE_PADDINGS = ("symmetric", "keras")
+
+
+def check_stride_padding(padding):
+    if padding not in STRIDE_PADDINGS:
+        raise ValueError(f"padding must be one of {STRIDE_PADDINGS}, got {padding!r}.")
+
+
+def named_conv(x, filters, kernel_size, strides, name, kit, pad_name=None, use_bias=None,
+               depth_multiplier=None, padding="symmetric"):
+    """A `Conv2D` named exactly `name` (keras.applications MobileNet's names, which
+    `ConvKit.conv`'s `{name}_conv` does not give), or with `filters=None` a
+    `DepthwiseConv2D` (`depth_multiplier`, default 1); `kit` gives the
+    initializer and the bias (unless `use_bias` says). At stride > 1 with
+    `padding="symmetric"` the input is padded symmetrically first (`pad_name`,
+    default `{name}_pad`), as `ConvKit.conv`; with "keras" the conv pads "same"
+    (see `STRIDE_PADDINGS`)."""
+    if strides > 1 and padding == "symmetric":
+        total = kernel_size - 1
+        x = keras.layers.ZeroPadding2D(((total // 2, total - total // 2),) * 2,
+                                       name=pad_name or name + "_pad")(x)
+        padding = "valid"
+    else:
+        padding = "same"
+    use_bias = kit.use_bias if use_bias is None else use_bias
+    if filters is None:
+        return keras.layers.DepthwiseConv2D(
+            kernel_size, strides=strides, padding=padding, depth_multiplier=depth_multiplier or 1,
+            use_bias=use_bias, depthwise_initializer=kit.kernel_initializer, name=name)(x)
+    return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                               use_bias=use_bias, kernel_initializer=kit.kernel_initializer,
+                               name=name)(x)
+
+
+def named_bn(x, name, kit):
+    """`BatchNormalization` named exactly `name`, with `kit`'s epsilon and momentum."""
+    return keras.layers.BatchNormalization(epsilon=kit.bn_epsilon, momentum=kit.bn_momentum,
+                                           name=name)(x)
+
+
 def check_application_arguments(include_top, weights, pooling, classes):
     """Validates the keras.applications arguments before any layer is built."""
     if include_top:

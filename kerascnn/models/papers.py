@@ -46,6 +46,9 @@ _V2_KERAS = ("Default layout='paper' (fb.resnet.torch's preresnet); layout='kera
 _PREACT_STRIDE = ("The 3x3 of a downsampling bottleneck strides, the authors' code the 1x1 "
                   "(same count).")
 _WRN = "None (dropout off by default; the paper's best CIFAR runs use 0.3)."
+_V1 = "Howard et al. 2017, Table 6; keras.applications MobileNet (params)"
+_PAD = ("Stride-2 layers pad symmetrically (torchvision); keras.applications bottom/right "
+        "(padding='keras').")
 _SHUFFLE_V1 = "Zhang et al. 2018, Table 1; megvii's ShuffleNet-Series (params)"
 _SHUFFLE_V2 = "Ma et al. 2018, Table 5; torchvision (params)"
 
@@ -147,6 +150,20 @@ PAPERS = {
     "densenet264": Paper("~33 M", "-", "Huang et al. 2017, Fig. 3", _NONE),
     "densenet_bc100_k12": Paper("0.8 M", "-", "Huang et al. 2017, Table 2", _NONE, classes=10),
     "densenet40_k12": Paper("1.0 M", "-", "Huang et al. 2017, Table 2", _NONE, classes=10),
+    # MobileNet v1, v2 (mobilenet.py) and v3 (mobilenet_v3.py).
+    "mobilenet_v1": Paper("4,231,976", "569 M", _V1, _PAD),
+    "mobilenet_v1_075": Paper("2,585,560", "325 M", _V1, _PAD),
+    "mobilenet_v1_050": Paper("1,331,592", "149 M", _V1, _PAD),
+    "mobilenet_v1_025": Paper("470,072", "41 M", _V1, _PAD),
+    "mobilenet_v1_conv": Paper("29.3 M", "4866 M", "Howard et al. 2017, Table 4", _PAD),
+    "mobilenet_v2": Paper("3,504,872", "300 M",
+                          "torchvision mobilenet_v2 (params); Sandler et al. 2018, Table 4", _PAD),
+    "mobilenet_v3_large": Paper("5,483,032", "219 M",
+                                "torchvision mobilenet_v3_large (params); Howard et al. 2019, "
+                                "Table 3", _PAD),
+    "mobilenet_v3_small": Paper("2,542,856", "56 M",
+                                "torchvision mobilenet_v3_small (params); Howard et al. 2019, "
+                                "Table 3", _PAD),
     # ShuffleNet v1 and v2 (shufflenet.py).
     "shufflenet_v1": Paper("1.9 M", "137 M", _SHUFFLE_V1, _NONE),
     "shufflenet_v1_g1": Paper("-", "143 M", "Zhang et al. 2018, Table 1", _NONE),

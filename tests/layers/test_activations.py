@@ -27,6 +27,10 @@ FORMULAS = {
     "sigmoid": np_sigmoid,
     "tanh": np.tanh,
     "relu": lambda x: np.maximum(x, 0.0),
+    "relu6": lambda x: np.clip(x, 0.0, 6.0),
+    # Howard et al. 2019, Sec. 5.2: h-sigmoid = ReLU6(x + 3) / 6, h-swish = x * h-sigmoid.
+    "hard_sigmoid": lambda x: np.clip(x + 3.0, 0.0, 6.0) / 6.0,
+    "hard_swish": lambda x: x * np.clip(x + 3.0, 0.0, 6.0) / 6.0,
     "leaky_relu": lambda x: np.maximum(0.01 * x, x),
     "prelu": lambda x: np.where(x >= 0, x, 0.25 * x),  # He et al.'s initial slope
     "softplus": lambda x: np.logaddexp(0.0, x),  # ln(1 + exp(x))
@@ -92,6 +96,15 @@ def test_gelu_approx_max_error_over_minus6_to_6():
     assert abs(abs(x[err.argmax()]) - 2.27) < 0.01
 
 
+def test_hard_sigmoid_and_hard_swish_knots():
+    """The piecewise-linear pieces meet at x = -3 and x = 3 (Howard et al. 2019, Fig. 6)."""
+    x = np.array([-4.0, -3.0, 0.0, 3.0, 4.0], "float32")
+    np.testing.assert_allclose(apply(activation_layer("hard_sigmoid"), x),
+                               [0.0, 0.0, 0.5, 1.0, 1.0], atol=1e-7)
+    np.testing.assert_allclose(apply(activation_layer("hard_swish"), x),
+                               [0.0, 0.0, 0.0, 3.0, 4.0], atol=1e-6)
+
+
 def test_unknown_name_lists_allowed():
     with pytest.raises(ValueError, match=r"'mish'.*allowed: \['gelu', 'gelu_approx'"):
         activation_layer("mish")
@@ -112,6 +125,7 @@ def test_round_trip_without_custom_objects(tmp_path):
     functions = [c["activation"] for c in configs if "activation" in c]
     assert any("kerascnn>gelu_approx" in str(f) for f in functions)
     assert any("kerascnn>sine" in str(f) for f in functions)
+    assert any("kerascnn>hard_swish" in str(f) for f in functions)
     leaky = [l for l in loaded.layers if isinstance(l, keras.layers.LeakyReLU)]
     assert leaky[0].negative_slope == pytest.approx(0.01)
 

@@ -52,6 +52,19 @@ COUNTS = {
     # k = 12) 1.0M; exact, with 10 classes, from Sec. 3 (test_densenet.densenet_params).
     "densenet_bc100_k12": (10, 769_162),
     "densenet40_k12": (10, 1_019_722),
+    # keras.applications.MobileNet(alpha=1, 0.75, 0.5, 0.25)'s trainable weights (its
+    # 1 x 1 conv_preds top has the count of GAP + Dense); Howard et al. 2017, Tables 4
+    # and 6: 4.2M, 2.6M, 1.3M, 0.5M; Conv MobileNet 29.3M (test_mobilenet.v1_params).
+    "mobilenet_v1": (1000, 4_231_976),
+    "mobilenet_v1_075": (1000, 2_585_560),
+    "mobilenet_v1_050": (1000, 1_331_592),
+    "mobilenet_v1_025": (1000, 470_072),
+    "mobilenet_v1_conv": (1000, 29_294_088),
+    # torchvision.models.mobilenet_v2 / mobilenet_v3_large / mobilenet_v3_small (weights
+    # meta "num_params"); Sandler et al. 2018: 3.4M; Howard et al. 2019, Table 3: 5.4M, 2.5M.
+    "mobilenet_v2": (1000, 3_504_872),
+    "mobilenet_v3_large": (1000, 5_483_032),
+    "mobilenet_v3_small": (1000, 2_542_856),
     # Pre-activation ResNets, paper layout (no conv bias): test_resnet_v2's
     # preact_bottleneck_formula, checked there against He et al. 2016b (Table 2:
     # ResNet-164 1.7M, ResNet-1001 10.2M; Table 5: ResNet-200 64.7M).
