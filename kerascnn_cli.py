@@ -25,6 +25,7 @@ This module is outside the `kerascnn` package on purpose: importing any
 could quiet it.
 """
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -47,7 +48,9 @@ NOISE = re.compile(
     r"|All log messages before absl::InitializeLog"
     r"|oneDNN custom operations are on|TF_ENABLE_ONEDNN_OPTS"
     r"|cpu_feature_guard|This TensorFlow binary is optimized"
-    r"|To enable the following instructions|rebuild TensorFlow with the appropriate compiler",
+    r"|To enable the following instructions|rebuild TensorFlow with the appropriate compiler"
+    # The TFLite converter's quantizer and LiteRT's interpreter (kerascnn.export):
+    r"|fully_quantize: \d|Created TensorFlow Lite XNNPACK delegate",
     re.IGNORECASE,
 )
 
@@ -82,22 +85,31 @@ def quiet_tensorflow():
         importlib.import_module("tensorflow")
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ[QUIETED_ENV] = "3"
+    with filtered_stderr():
+        tf = importlib.import_module("tensorflow")
+        importlib.import_module("keras")
+        tf.config.list_physical_devices()  # CUDA is probed here (cuInit)
+
+
+@contextlib.contextmanager
+def filtered_stderr():
+    """Everything written to file descriptor 2 inside the block (C++ code
+    included), less the `NOISE` lines, printed to stderr when it ends."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            tf = importlib.import_module("tensorflow")
-            importlib.import_module("keras")
-            tf.config.list_physical_devices()  # CUDA is probed here (cuInit)
+            yield
         finally:
+            sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
-        captured.seek(0)
-        text = captured.read().decode("utf-8", "replace")
-    kept = [line for line in text.splitlines() if line.strip() and not NOISE.search(line)]
-    if kept:
-        print("\n".join(kept), file=sys.stderr)
+            captured.seek(0)
+            text = captured.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines() if line.strip() and not NOISE.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
 
 
 def _wants_traceback(argv):

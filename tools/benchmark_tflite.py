@@ -55,6 +55,7 @@ def latencies(name, size, runs, threads):
     from ai_edge_litert.interpreter import Interpreter
 
     import kerascnn
+    import kerascnn_cli
     from kerascnn import export
 
     model = kerascnn.create_model(name, input_shape=(size, size, 3))
@@ -69,10 +70,11 @@ def latencies(name, size, runs, threads):
     }
     calibration = rng.integers(0, 256, (32, size, size, 3), dtype=np.uint8)
     for quantization in ("none", "float16", "dynamic", "int8"):
-        content = export.to_tflite(
-            model, quantization=quantization,
-            representative_data=calibration if quantization == "int8" else None)
-        runner = Interpreter(model_content=content, num_threads=threads).get_signature_runner()
+        with kerascnn_cli.filtered_stderr():  # the converter's and LiteRT's chatter
+            content = export.to_tflite(
+                model, quantization=quantization,
+                representative_data=calibration if quantization == "int8" else None)
+            runner = Interpreter(model_content=content, num_threads=threads).get_signature_runner()
         (input_name,) = runner.get_input_details()
         path = f"litert {'float32' if quantization == 'none' else quantization}"
         results[path] = (median_ms(lambda: runner(**{input_name: image}), runs), len(content))

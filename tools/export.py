@@ -36,9 +36,10 @@ def main(argv):
         raise kerascnn_cli.UserError(f"Unexpected arguments: {argv[1:]}")
     from kerascnn.export import runs
 
-    result = runs.export_run(_WORKDIR.value, _EXPORT_ROOT.value, _CHECKPOINT.value, _VERSION.value,
-                             name=_NAME.value, quantizations=_QUANTIZATION.value,
-                             io_dtype=_IO_DTYPE.value)
+    with kerascnn_cli.filtered_stderr():  # the converter's and LiteRT's chatter
+        result = runs.export_run(_WORKDIR.value, _EXPORT_ROOT.value, _CHECKPOINT.value,
+                                 _VERSION.value, name=_NAME.value,
+                                 quantizations=_QUANTIZATION.value, io_dtype=_IO_DTYPE.value)
     print(runs.describe(result))
 
 

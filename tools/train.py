@@ -51,7 +51,9 @@ def main(argv):
     if _EXPORT.value:
         from kerascnn.export import runs
 
-        print(runs.describe(runs.export_run(result.workdir, name=_NAME.value)))
+        with kerascnn_cli.filtered_stderr():  # the converter's and LiteRT's chatter
+            exported = runs.export_run(result.workdir, name=_NAME.value)
+        print(runs.describe(exported))
 
 
 def run():

@@ -78,8 +78,11 @@ def test_sigkill_resume_evaluate_export(tmp_path):
     report = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
     assert report["top1"] == pytest.approx(metrics["top1"])
 
-    exported = tool("export", f"--workdir={workdir}", f"--export_root={tmp_path / 'saved'}")
+    exported = tool("export", f"--workdir={workdir}", f"--export_root={tmp_path / 'saved'}",
+                    "--quantization=int8")
     assert exported.returncode == 0, exported.stderr[-3000:]
+    # The quantizer's and LiteRT's lines are filtered (kerascnn_cli.NOISE).
+    assert "fully_quantize" not in exported.stderr and "XNNPACK" not in exported.stderr
     version = tmp_path / "saved" / "resnet20_digits" / "1"
     for name in ("saved_model.pb", "model.keras", "model_float32.tflite", "metadata.json"):
         assert (version / name).exists(), name
@@ -91,6 +94,9 @@ def test_sigkill_resume_evaluate_export(tmp_path):
         assert meta["parity"][kind]["num_images"] == 64
         assert meta["parity"][kind]["max_abs_diff"] < 1e-4
         assert meta["parity"][kind]["top1_agreement"] == 1.0
+    assert (version / "model_int8.tflite").exists()
+    assert meta["parity"]["tflite_int8"]["top1_agreement"] >= 0.98
+    assert meta["files"]["tflite_int8"]["input_dtype"] == "uint8"
 
 
 def test_bad_override_and_missing_run_fail_fast(tmp_path):
