@@ -2,6 +2,7 @@
 
 import functools
 import gc
+import math
 import os
 import pathlib
 import re
@@ -60,6 +61,12 @@ def _seed():
     keras.backend.clear_session(free_memory=False)
     if psutil.Process().memory_info().rss > COLLECT_ABOVE_BYTES:
         gc.collect()
+
+
+def trainable_count(model):
+    """Trainable parameters, as the papers and torchvision count them (Keras's
+    count_params() adds BatchNorm's moving statistics)."""
+    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
 
 
 @pytest.fixture

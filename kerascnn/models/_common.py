@@ -88,6 +88,15 @@ class ConvKit:
         """conv then BN, both named from `name`."""
         return self.bn(self.conv(x, filters, kernel_size, strides, name, groups), name)
 
+    def conv_act(self, x, filters, kernel_size, strides=1, name=None, groups=1, padding="same",
+                 batch_norm=False):
+        """conv (+ BN with `batch_norm`) then the activation `{name}_relu` (the classic
+        nets' and GoogLeNet's layer, named as in Caffe's models)."""
+        x = self.conv(x, filters, kernel_size, strides, name, groups=groups, padding=padding)
+        if batch_norm:
+            x = self.bn(x, name)
+        return self.act(x, name + "_relu")
+
 
 def make_divisible(value, divisor=8, min_value=None):
     """`value` rounded to the nearest multiple of `divisor`, at least `min_value`
@@ -155,8 +164,7 @@ def check_application_arguments(include_top, weights, pooling, classes):
             raise ValueError(
                 f"classes must be an integer >= 2 when include_top=True, got {classes!r}."
             )
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}.")
+    check_one_of("pooling", pooling, POOLINGS)
     if weights is not None:
         if not isinstance(weights, (str, os.PathLike)):
             raise ValueError(
@@ -176,6 +184,12 @@ def check_application_arguments(include_top, weights, pooling, classes):
                 f"weights file {os.fspath(weights)!r} does not exist; pass None "
                 "or the path of a local weights file (.weights.h5 or .keras)."
             )
+
+
+def check_one_of(name, value, allowed):
+    """`value` is one of `allowed` (a builder's block kind, stem, layout, ...)."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}.")
 
 
 def check_rate(name, value):

@@ -181,8 +181,7 @@ def LeNet5(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if subsampling not in SUBSAMPLINGS:
-        raise ValueError(f"subsampling must be one of {SUBSAMPLINGS}, got {subsampling!r}.")
+    _common.check_one_of("subsampling", subsampling, SUBSAMPLINGS)
     kit = _common.ConvKit(use_bias=True, kernel_initializer=kernel_initializer,
                           activation=activation)
     inputs, x = _common.model_inputs(input_tensor, input_shape, (32, 32, 1), min_size=32,
@@ -198,12 +197,6 @@ def LeNet5(
         activation=activation, dropout_rate=0.0, names=("f6",), act_suffix="act",
     )
     return _common.finish_model(inputs, outputs, name, weights)
-
-
-def conv_relu(x, filters, kernel_size, strides, kit, name, groups=1, padding="same"):
-    """`{name}_conv` (with bias) and `{name}_relu`."""
-    x = kit.conv(x, filters, kernel_size, strides, name, groups=groups, padding=padding)
-    return kit.act(x, name + "_relu")
 
 
 def _lrn(x, lrn, name):
@@ -274,13 +267,13 @@ def AlexNet(
     inputs, x = _common.model_inputs(input_tensor, input_shape, (227, 227, 3), min_size=67,
                                      name=name)
     x = _common.normalize(x, preprocessing)
-    x = conv_relu(x, 96, 11, 4, kit, "conv1", padding="valid")
+    x = kit.conv_act(x, 96, 11, 4, "conv1", padding="valid")
     x = keras.layers.MaxPooling2D(3, 2, name="pool1")(_lrn(x, lrn, "norm1"))
-    x = conv_relu(x, 256, 5, 1, kit, "conv2", groups=groups)
+    x = kit.conv_act(x, 256, 5, 1, "conv2", groups=groups)
     x = keras.layers.MaxPooling2D(3, 2, name="pool2")(_lrn(x, lrn, "norm2"))
-    x = conv_relu(x, 384, 3, 1, kit, "conv3")
-    x = conv_relu(x, 384, 3, 1, kit, "conv4", groups=groups)
-    x = conv_relu(x, 256, 3, 1, kit, "conv5", groups=groups)
+    x = kit.conv_act(x, 384, 3, 1, "conv3")
+    x = kit.conv_act(x, 384, 3, 1, "conv4", groups=groups)
+    x = kit.conv_act(x, 256, 3, 1, "conv5", groups=groups)
     x = keras.layers.MaxPooling2D(3, 2, name="pool5")(x)
     outputs = _common.fc_classifier_head(
         x, include_top, pooling, classes, classifier_activation,
@@ -343,13 +336,13 @@ def ZFNet(
                                      name=name)
     x = _common.normalize(x, preprocessing)
     x = keras.layers.ZeroPadding2D(1, name="conv1_pad")(x)
-    x = conv_relu(x, 96, 7, 2, kit, "conv1", padding="valid")
+    x = kit.conv_act(x, 96, 7, 2, "conv1", padding="valid")
     x = _lrn(keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x), lrn, "norm1")
-    x = conv_relu(x, 256, 5, 2, kit, "conv2", padding="valid")
+    x = kit.conv_act(x, 256, 5, 2, "conv2", padding="valid")
     x = _lrn(keras.layers.MaxPooling2D(3, 2, padding="same", name="pool2")(x), lrn, "norm2")
-    x = conv_relu(x, 384, 3, 1, kit, "conv3")
-    x = conv_relu(x, 384, 3, 1, kit, "conv4")
-    x = conv_relu(x, 256, 3, 1, kit, "conv5")
+    x = kit.conv_act(x, 384, 3, 1, "conv3")
+    x = kit.conv_act(x, 384, 3, 1, "conv4")
+    x = kit.conv_act(x, 256, 3, 1, "conv5")
     x = keras.layers.MaxPooling2D(3, 2, name="pool5")(x)
     outputs = _common.fc_classifier_head(
         x, include_top, pooling, classes, classifier_activation,

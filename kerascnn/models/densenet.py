@@ -123,8 +123,7 @@ def DenseNet(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if stem not in STEMS:
-        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}.")
+    _common.check_one_of("stem", stem, STEMS)
     if not blocks or any(not isinstance(n, int) or n < 1 for n in blocks):
         raise ValueError(f"blocks must be layer counts >= 1, one per dense block; got {blocks!r}.")
     if not isinstance(growth_rate, int) or growth_rate < 1:

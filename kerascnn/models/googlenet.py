@@ -28,14 +28,6 @@ AUX_AFTER = ("4a", "4d")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def conv_act(x, filters, kernel_size, strides=1, *, kit, batch_norm, name):
-    """Convolution (+ BN when `batch_norm`) + activation: `{name}_conv`, `{name}_relu`."""
-    x = kit.conv(x, filters, kernel_size, strides, name)
-    if batch_norm:
-        x = kit.bn(x, name)
-    return kit.act(x, name + "_relu")
-
-
 def inception_reduced(x, row, conv, name):
     """Fig. 2(b): 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 max pool -> 1x1, concatenated."""
     n1x1, n3x3_reduce, n3x3, n5x5_reduce, n5x5, pool_proj = row
@@ -157,8 +149,7 @@ def GoogLeNet(
         A `keras.Model`: one output, or [main, aux1, aux2] with aux_logits.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if inception not in INCEPTION_KINDS:
-        raise ValueError(f"inception must be one of {INCEPTION_KINDS}, got {inception!r}.")
+    _common.check_one_of("inception", inception, INCEPTION_KINDS)
     _common.check_rate("dropout_rate", dropout_rate)
     _common.check_rate("aux_dropout_rate", aux_dropout_rate)
     if aux_logits and not include_top:
@@ -187,7 +178,7 @@ def GoogLeNet(
     x = _common.normalize(x, preprocessing)
 
     kit = _common.ConvKit(not batch_norm, kernel_initializer, activation=activation)
-    conv = functools.partial(conv_act, kit=kit, batch_norm=batch_norm)
+    conv = functools.partial(kit.conv_act, batch_norm=batch_norm)
     module = inception_reduced if inception == "reduced" else inception_naive
 
     def max_pool(x, name):

@@ -150,8 +150,7 @@ def ResNet(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if block not in _common.BLOCK_KINDS:
-        raise ValueError(f"block must be one of {_common.BLOCK_KINDS}, got {block!r}.")
+    _common.check_one_of("block", block, _common.BLOCK_KINDS)
     if stride_in_1x1 not in (None, True, False):
         raise ValueError(f"stride_in_1x1 must be None, True or False, got {stride_in_1x1!r}.")
     if block == "basic" and stride_in_1x1 is not None:
@@ -169,8 +168,7 @@ def ResNet(
         )
     if se_ratio is not None and not se_ratio > 0:
         raise ValueError(f"se_ratio must be None or > 0, got {se_ratio!r}.")
-    if shortcut not in SHORTCUT_KINDS:
-        raise ValueError(f"shortcut must be one of {SHORTCUT_KINDS}, got {shortcut!r}.")
+    _common.check_one_of("shortcut", shortcut, SHORTCUT_KINDS)
     if shortcut == "none" and drop_path_rate:
         raise ValueError("drop_path_rate needs shortcuts: a plain network (shortcut='none') "
                          "would lose its whole signal when a block is dropped.")

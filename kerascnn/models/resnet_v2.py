@@ -132,12 +132,10 @@ def ResNetV2(
         A `keras.Model`.
     """
     _common.check_application_arguments(include_top, weights, pooling, classes)
-    if block not in _common.BLOCK_KINDS:
-        raise ValueError(f"block must be one of {_common.BLOCK_KINDS}, got {block!r}.")
+    _common.check_one_of("block", block, _common.BLOCK_KINDS)
     if stem not in ("imagenet", "cifar"):
         raise ValueError(f"stem must be 'imagenet' or 'cifar', got {stem!r}.")
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}.")
+    _common.check_one_of("layout", layout, LAYOUTS)
     _common.check_rate("dropout_rate", dropout_rate)
     if dropout_rate and block != "basic":
         raise ValueError("dropout_rate applies to basic blocks only (WRN's dropout "

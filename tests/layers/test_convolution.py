@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import keras
 from kerascnn.layers import convolution as conv
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 RNG = np.random.default_rng(0)
 
@@ -76,10 +77,6 @@ def build(builder, input_shape, **kwargs):
 
 def weights(model, layer_name):
     return [np.asarray(w) for w in model.get_layer(layer_name).weights]
-
-
-def trainable_count(model):
-    return int(sum(math.prod(w.shape) for w in model.trainable_weights))
 
 
 def measured_macs(model):

@@ -8,10 +8,7 @@ import kerascnn
 from kerascnn.inspect import costs
 from kerascnn.layers import GroupedConv2D, LocalResponseNormalization
 from kerascnn.models import classic
-
-
-def trainable_count(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 
 def output_sizes(model, names):

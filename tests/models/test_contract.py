@@ -21,7 +21,7 @@ import kerascnn
 from kerascnn import registry
 from kerascnn.models import _common
 from conftest import (  # noqa: E402  (tests/conftest.py)
-    REDUCED, _family, _size, build_model, checked_in_full, representatives)
+    REDUCED, _family, _size, build_model, checked_in_full, representatives, trainable_count)
 from trainable_counts import COUNTS  # noqa: E402  (tests/models/trainable_counts.py)
 
 CLASSES = 7
@@ -89,10 +89,6 @@ def test_every_family_has_its_smallest_variant_checked_in_full():
         assert _size(covered[0]) <= _size(name)
     # A reduced build stands for a family's smallest variant only.
     assert set(REDUCED) <= chosen, sorted(set(REDUCED) - chosen)
-
-
-def trainable_count(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 @pytest.mark.parametrize("name", sorted(set(names()) - set(checked_in_full())))

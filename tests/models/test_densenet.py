@@ -8,6 +8,7 @@ import kerascnn
 from kerascnn.inspect import costs
 from kerascnn.models import densenet
 from trainable_counts import COUNTS  # tests/models/trainable_counts.py
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 # Trainable parameters with 1000 classes. Source: torchvision.models.densenet121/169/201
 # (weights meta "num_params"; the paper's Table 1 networks, k = 32, DenseNet-BC),
@@ -23,10 +24,6 @@ TORCHVISION_GMACS = {"densenet121": 2.834, "densenet169": 3.36, "densenet201": 4
 # 0.8M; DenseNet L=40 k=12: 1.0M); the exact figures follow from Sec. 3
 # (`densenet_params` below).
 CIFAR_COUNTS = {n: COUNTS[n][1] for n in ("densenet_bc100_k12", "densenet40_k12")}
-
-
-def trainable_count(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
 
 def densenet_params(blocks, k, bottleneck, theta, stem, stem_filters, classes):

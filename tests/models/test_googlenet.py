@@ -154,9 +154,7 @@ def test_max_pools_round_up():
 def naive_module_model(c_in=192, side=6):
     x = keras.Input((side, side, c_in))
     kit = kerascnn.models._common.ConvKit(use_bias=True)
-    conv = lambda x, f, k, strides=1, name=None: googlenet.conv_act(  # noqa: E731
-        x, f, k, strides, kit=kit, batch_norm=False, name=name)
-    return keras.Model(x, googlenet.inception_naive(x, (64, 96, 128, 16, 32, 32), conv, "m"))
+    return keras.Model(x, googlenet.inception_naive(x, (64, 96, 128, 16, 32, 32), kit.conv_act, "m"))
 
 
 def test_naive_module_passes_the_pooled_input_through():

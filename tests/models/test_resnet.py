@@ -8,10 +8,7 @@ import kerascnn
 from kerascnn.inspect import costs
 from kerascnn.models import resnet, resnet_v2, resnext, senet
 from trainable_counts import COUNTS  # tests/models/trainable_counts.py
-
-
-def trainable_count(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 
 # The trainable counts (torchvision's for ImageNet, the paper's and the reference

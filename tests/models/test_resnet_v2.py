@@ -9,10 +9,7 @@ import kerascnn
 from kerascnn import registry
 from kerascnn.models import resnet_v2
 from trainable_counts import COUNTS  # tests/models/trainable_counts.py
-
-
-def trainable_count(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 
 def weight_shapes(model):

@@ -1,7 +1,6 @@
 """ResNeXt, wide ResNets, SE-ResNet/ResNeXt and SENet-154: counts and costs from
 the papers and torchvision, and the structure the papers' tables give."""
 
-import numpy as np
 import pytest
 
 import keras
@@ -10,10 +9,7 @@ from kerascnn.inspect import costs
 from kerascnn import registry
 from kerascnn.models import resnext, senet
 from trainable_counts import COUNTS  # tests/models/trainable_counts.py
-
-
-def trainable_count(model):
-    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 
 def convs(model):

@@ -7,10 +7,7 @@ import keras
 import kerascnn
 from kerascnn.inspect import costs
 from kerascnn.models import vgg
-
-
-def trainable_count(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+from conftest import trainable_count  # noqa: E402  (tests/conftest.py)
 
 
 def weighted_shapes(model):
