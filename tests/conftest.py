@@ -94,7 +94,7 @@ def _registry():
 # Arguments that only repeat or widen what the builder makes (blocks per stage,
 # depth, convolutions per stage, groups and their width): variants of one
 # builder that differ only in these run the same code on more blocks.
-SIZE_KEYS = ("stage_blocks", "depth", "blocks", "stage_convs")
+SIZE_KEYS = ("stage_blocks", "depth", "blocks", "stage_convs", "config")
 WIDTH_KEYS = ("cardinality", "width_per_group", "widen_factor", "alpha", "groups", "scale",
               "stem_channels", "stage_out_channels")
 
@@ -105,6 +105,10 @@ def _size(name):
     total = 0
     for key in SIZE_KEYS:
         value = values.get(key, 0)
+        if key == "config":  # MobileNetV3's table ("large", "small"): its bneck rows
+            from kerascnn.models.mobilenet_v3 import CONFIGS
+
+            value = len(CONFIGS[value]["rows"]) if value else 0
         total += sum(value) if isinstance(value, (tuple, list)) else value
     return total
 

@@ -45,17 +45,11 @@ SOURCES = {
 # (alphas) that from_keras_applications reads from the layers, and V3 with and
 # without its own preprocessing.
 MORE_SOURCES = [
-    ("mobilenet", {"include_top": False, "pooling": None, "alpha": 0.75}),
     ("mobilenet", {"include_top": False, "pooling": "avg", "alpha": 0.5, "depth_multiplier": 2}),
     ("mobilenet", {"include_top": False, "pooling": "max", "alpha": 0.25}),
     ("mobilenetv2", {"include_top": False, "pooling": None, "alpha": 0.35}),
     ("mobilenetv2", {"include_top": False, "pooling": "avg", "alpha": 1.4}),
-    ("mobilenetv2", {"include_top": False, "pooling": "max"}),
     ("MobileNetV3Small", {"include_top": False, "pooling": None, "include_preprocessing": False}),
-    ("MobileNetV3Small", {"include_top": False, "pooling": "avg"}),
-    ("MobileNetV3Small", {"include_top": False, "pooling": "max"}),
-    ("MobileNetV3Large", {"include_top": False, "pooling": None}),
-    ("MobileNetV3Large", {"include_top": False, "pooling": "avg", "include_preprocessing": False}),
     ("MobileNetV3Large", {"include_top": False, "pooling": "max"}),
 ]
 # A layer under the top with the same name in both (features a softmax cannot hide).

@@ -37,6 +37,7 @@ def layer_zoo():
     h = L.grouped_conv(h, 24, 3, groups=3, name="g")
     h = L.ChannelShuffle(3)(h)
     h = keras.layers.Concatenate()(L.ChannelSplit(2)(h)[::-1])
+    h = L.DepthwiseAveragePooling2D(3, strides=1)(keras.layers.ZeroPadding2D(1)(h))
     h = L.dilated_conv(h, 24, 3, dilation_rate=2, name="dil")
     h = L.SqueezeExcite(ratio=4)(h)
     h = h + L.StochasticDepth(0.8)(h)

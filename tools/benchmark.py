@@ -7,6 +7,7 @@
     python tools/benchmark.py augment_ops [--sizes=32,224] [--repeats=3]
     python tools/benchmark.py train --model=resnet50,densenet121,vgg16 [--batch=16] [--size=224]
     python tools/benchmark.py tflite --model=mobilenet_v2 [--size=224] [--runs=100] [--threads=N]
+    python tools/benchmark.py int8 --workdir=RUN [--runs=100] [--threads=N] [--test_images=1000]
 
 Prints, per layer, the median ms of a forward call and of a forward+backward
 call (gradients for the input and every trainable weight), each inside a
@@ -34,10 +35,13 @@ _COMPARE = flags.DEFINE_enum("compare", "keras.applications", ["keras.applicatio
 _BATCH = flags.DEFINE_integer("batch", 16, "train: images per step.", lower_bound=1)
 _SIZE = flags.DEFINE_integer("size", 224, "train, tflite: square input size.", lower_bound=8)
 _MEMORY = flags.DEFINE_bool("memory", True, "train: also measure each model's peak memory.")
-_RUNS = flags.DEFINE_integer("runs", 100, "tflite: timed single-image calls per path (median).",
+_RUNS = flags.DEFINE_integer("runs", 100, "tflite, int8: timed single-image calls per path (median).",
                              lower_bound=50)
-_THREADS = flags.DEFINE_integer("threads", None, "tflite: TensorFlow and LiteRT threads "
+_THREADS = flags.DEFINE_integer("threads", None, "tflite, int8: TensorFlow and LiteRT threads "
                                 "(default: the CPU count).", lower_bound=1)
+_WORKDIR = flags.DEFINE_string("workdir", None, "int8: a run folder of tools/train.py.")
+_TEST_IMAGES = flags.DEFINE_integer("test_images", 1000, "int8: test images compared (at most).",
+                                    lower_bound=1)
 
 
 def _compiled(layer, inputs):
@@ -181,6 +185,13 @@ def tflite(shape, repeats):
     _suite("benchmark_tflite").tflite(_MODEL.value, _SIZE.value, _RUNS.value, _THREADS.value)
 
 
+def int8(shape, repeats):
+    """The converter's and litert-quantizer's full-integer int8 files of a trained run."""
+    if not _WORKDIR.value:
+        raise app.UsageError("benchmark.py int8 needs --workdir=RUN, a run folder of tools/train.py.")
+    _suite("benchmark_int8").int8(_WORKDIR.value, _RUNS.value, _THREADS.value, _TEST_IMAGES.value)
+
+
 def _suite(module):
     import importlib
 
@@ -197,7 +208,7 @@ def _augment_suites():
 # subcommand -> function(shape, repeats)
 SUITES = {"norms": norms, "grouped_conv": grouped_conv, "augment": augment,
           "augment_epoch": augment_epoch, "augment_ops": augment_ops, "train": train,
-          "tflite": tflite}
+          "tflite": tflite, "int8": int8}
 
 
 def main(argv):

@@ -52,11 +52,10 @@ def latencies(name, size, runs, threads):
     """{path: (ms, TFLite bytes or None)} for registered model `name` at size x size."""
     import numpy as np
     import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
-
     import kerascnn
     import kerascnn_cli
     from kerascnn import export
+    from kerascnn.export import parity
 
     model = kerascnn.create_model(name, input_shape=(size, size, 3))
     rng = np.random.default_rng(0)
@@ -74,9 +73,11 @@ def latencies(name, size, runs, threads):
             content = export.to_tflite(
                 model, quantization=quantization,
                 representative_data=calibration if quantization == "int8" else None)
-            runner = Interpreter(model_content=content, num_threads=threads).get_signature_runner()
+            interpreter, xnnpack = parity.interpreter(content, num_threads=threads)
+            runner = interpreter.get_signature_runner()
         (input_name,) = runner.get_input_details()
         path = f"litert {'float32' if quantization == 'none' else quantization}"
+        path += "" if xnnpack else " (no XNNPACK)"  # see parity.interpreter
         results[path] = (median_ms(lambda: runner(**{input_name: image}), runs), len(content))
     return results
 

@@ -39,7 +39,9 @@ def parity_report(model, saved_model_dir=None, tflite_path=None, *, images, labe
         A dict: `num_images`, and for each export given (`saved_model`,
         `tflite`, the keys of `tflite_paths`) a dict of `max_abs_diff`,
         `mean_abs_diff`, `top1_agreement` (the fraction of images whose argmax
-        agrees with Keras) and `num_images`.
+        agrees with Keras) and `num_images`; a TFLite entry also says whether
+        LiteRT's XNNPACK delegate runs the file (`xnnpack`; if not, the
+        logits are LiteRT's builtin kernels').
     """
     tflite_paths = dict(tflite_paths or {})
     if saved_model_dir is None and tflite_path is None and not tflite_paths:
@@ -67,6 +69,9 @@ def parity_report(model, saved_model_dir=None, tflite_path=None, *, images, labe
             report[key]["top1"] = float(np.mean(np.asarray(logits).argmax(-1) == labels))
         if key in tflite_paths:
             report[key]["bytes"] = os.path.getsize(tflite_paths[key])
+        if key != "saved_model":
+            report[key]["xnnpack"] = runs_on_xnnpack(
+                tflite_path if key == "tflite" else tflite_paths[key])
     return report
 
 
@@ -142,15 +147,7 @@ def tflite_predict(tflite_path_or_bytes, images):
     Returns:
         float32 array (N, classes).
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    if isinstance(tflite_path_or_bytes, (bytes, bytearray)):
-        content = bytes(tflite_path_or_bytes)
-    else:
-        # Read into memory, so that no file of the export stays open or mapped.
-        with open(tflite_path_or_bytes, "rb") as f:
-            content = f.read()
-    runner = Interpreter(model_content=content).get_signature_runner("serving_default")
+    runner = interpreter(_content(tflite_path_or_bytes))[0].get_signature_runner("serving_default")
     inputs = runner.get_input_details()
     if len(inputs) != 1:
         raise ValueError(
@@ -179,6 +176,45 @@ def tflite_predict(tflite_path_or_bytes, images):
         outputs.append(_dequantized(np.array(_single_output(result, "TFLite model")),
                                     output_details))
     return np.concatenate(outputs)
+
+
+def _content(tflite_path_or_bytes):
+    if isinstance(tflite_path_or_bytes, (bytes, bytearray)):
+        return bytes(tflite_path_or_bytes)
+    # Read into memory, so that no file of the export stays open or mapped.
+    with open(tflite_path_or_bytes, "rb") as f:
+        return f.read()
+
+
+def interpreter(content, num_threads=None):
+    """(LiteRT interpreter of a TFLite flatbuffer, tensors allocated; whether XNNPACK runs it).
+
+    LiteRT's default CPU delegate, XNNPACK, takes every op it supports; a few
+    quantized files it accepts op by op but then cannot prepare (seen: an
+    int8 DEPTHWISE_CONV_2D whose requantization scale is out of XNNPACK's
+    range, after a channel that is always zero made its BatchNormalization
+    scale huge). Such a file is valid TFLite and runs on LiteRT's builtin
+    kernels, which is what this then returns, with False.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    first = Interpreter(model_content=content, num_threads=num_threads)
+    try:
+        first.allocate_tensors()
+        return first, True
+    except RuntimeError as err:
+        if "XNNPACK" not in str(err):
+            raise
+    plain = Interpreter(model_content=content, num_threads=num_threads,
+                        experimental_op_resolver_type=(
+                            OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    plain.allocate_tensors()
+    return plain, False
+
+
+def runs_on_xnnpack(tflite_path_or_bytes):
+    """Whether LiteRT's XNNPACK delegate can run the file (see `interpreter`)."""
+    return interpreter(_content(tflite_path_or_bytes))[1]
 
 
 def _quantization(details):

@@ -17,6 +17,7 @@ from kerascnn.layers.activations import (
     sine,
 )
 from kerascnn.layers.conv_layers import (AnyStrideDepthwiseConv2D, ChannelShuffle, ChannelSplit,
+                                        DepthwiseAveragePooling2D,
                                         GroupedConv2D)
 from kerascnn.layers.convolution import (
     depthwise_conv,
@@ -52,6 +53,7 @@ from kerascnn.layers.squeeze_excite import SqueezeExcite
 
 __all__ = [
     "ACTIVATIONS", "AdaIN", "AnyStrideDepthwiseConv2D", "DATASET_STATS", "BatchNormalization", "ChannelShuffle", "ChannelSplit",
+    "DepthwiseAveragePooling2D",
     "ConditionalInstanceNormalization", "GroupNormalization", "GroupedConv2D",
     "INITIALIZERS", "ImageNormalization", "InstanceNormalization", "LayerNormalization",
     "LocalResponseNormalization", "MCDropout", "MeanImageNormalization", "SqueezeExcite",

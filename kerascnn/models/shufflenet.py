@@ -8,7 +8,7 @@ Architecture Design. ECCV 2018. https://arxiv.org/abs/1807.11164
 
 import keras
 
-from kerascnn.layers import ChannelShuffle, ChannelSplit, depthwise_conv
+from kerascnn.layers import ChannelShuffle, ChannelSplit, DepthwiseAveragePooling2D, depthwise_conv
 from kerascnn.models import _common
 from kerascnn.registry import register_variant
 
@@ -65,7 +65,7 @@ def v1_unit(x, out_channels, groups, strides, group_first, kit, name):
     else:
         # PyTorch's AvgPool2d(3, 2, padding=1): the zero padding counts in the mean.
         shortcut = keras.layers.ZeroPadding2D(1, name=name + "_pool_pad")(x)
-        shortcut = keras.layers.AveragePooling2D(3, strides=2, name=name + "_pool")(shortcut)
+        shortcut = DepthwiseAveragePooling2D(3, strides=2, name=name + "_pool")(shortcut)
         x = keras.layers.Concatenate(name=name + "_concat")([shortcut, y])
     return kit.act(x, name + "_out")
 

@@ -84,11 +84,11 @@ def test_tflite_suite_times_every_path_and_gives_ratios(capsys):
     spec = importlib.util.spec_from_file_location("benchmark_tflite", REPO / "tools" / "benchmark_tflite.py")
     suite = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(suite)
-    suite.tflite(["resnet20"], size=8, runs=50, threads=1)
+    suite.tflite(["mlp"], size=8, runs=50, threads=1)
     out = capsys.readouterr().out
     assert "median of 50 runs after 5 warm-up, 1 LiteRT / " in out
     rows = {m.group(1): (float(m.group(2)), float(m.group(3)), m.group(4))
-            for m in re.finditer(r"^resnet20\s+(.+?)\s+([0-9.]+)\s+([0-9.]+)\s+(\S+)\s*$", out, re.M)}
+            for m in re.finditer(r"^mlp\s+(.+?)\s+([0-9.]+)\s+([0-9.]+)\s+(\S+)\s*$", out, re.M)}
     assert list(rows) == list(suite.PATHS)
     base = rows["litert float32"][0]
     for path, (ms, ratio, size) in rows.items():

@@ -206,6 +206,7 @@ def test_an_export_never_becomes_the_next_version_of_another_model(tmp_path):
             for i in range(5):
                 Image.fromarray(np.full((8, 8, 3), 50 * i, np.uint8)).save(root / c / f"{i}.png")
         cfg = train_lib.config_to_dict(config_lib.default_config())
+        cfg["model"]["name"] = "mlp"  # any model: what is tested is the export's naming
         cfg["data"].update(name=f"folder:{root}", image_size=8)
         cfg["train"].update(epochs=1, batch_size=4, eval_every_epoch=False)
         cfg["export"].update(root=str(tmp_path / "saved"), num_parity_images=2, tflite=False)
@@ -216,12 +217,12 @@ def test_an_export_never_becomes_the_next_version_of_another_model(tmp_path):
     plants = folder_run("plants", ["fern", "moss"])
     first = tool("export", f"--workdir={animals}")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert (tmp_path / "saved" / "resnet20_animals" / "1" / "saved_model.pb").exists()
-    same_name = tool("export", f"--workdir={plants}", "--name=resnet20_animals")
+    assert (tmp_path / "saved" / "mlp_animals" / "1" / "saved_model.pb").exists()
+    same_name = tool("export", f"--workdir={plants}", "--name=mlp_animals")
     assert same_name.returncode == 2, same_name.stderr[-3000:]
     error = same_name.stderr.splitlines()[0]
-    assert "resnet20_animals" in error and "cat" in error and "fern" in error, error
-    assert not (tmp_path / "saved" / "resnet20_animals" / "2").exists()
+    assert "mlp_animals" in error and "cat" in error and "fern" in error, error
+    assert not (tmp_path / "saved" / "mlp_animals" / "2").exists()
     own_name = tool("export", f"--workdir={plants}")
     assert own_name.returncode == 0, own_name.stderr[-3000:]
-    assert (tmp_path / "saved" / "resnet20_plants" / "1" / "saved_model.pb").exists()
+    assert (tmp_path / "saved" / "mlp_plants" / "1" / "saved_model.pb").exists()

@@ -1,6 +1,7 @@
 """The training spine: a config in, files and metrics out; errors before training."""
 
 import json
+import re
 import math
 
 import numpy as np
@@ -51,6 +52,43 @@ def test_train_writes_every_artifact(trained):
     assert metrics["top1"] > 0.5  # 2 epochs; chance is 0.1
     assert metrics["top5"] >= metrics["top1"]
     assert metrics["trainable_params"] == 269_722  # resnet20, 10 classes
+
+
+def test_int8_benchmark_compares_both_quantizers_on_the_run(trained, capsys):
+    """`tools/benchmark.py int8 --workdir=RUN`: Keras, LiteRT float32, the converter's and
+    litert-quantizer's int8 files on the run's test images."""
+    import importlib.util
+    import pathlib
+    import sys
+
+    tools = pathlib.Path(__file__).resolve().parents[2] / "tools"
+    sys.path.insert(0, str(tools))  # benchmark_int8 imports its sibling benchmark_tflite
+    try:
+        spec = importlib.util.spec_from_file_location("benchmark_int8", tools / "benchmark_int8.py")
+        suite = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(suite)
+        _, workdir = trained
+        suite.int8(str(workdir), runs=50, threads=1)
+    finally:
+        sys.path.remove(str(tools))
+    out = capsys.readouterr().out
+    assert "calibrated on 300 training images, compared on 360 test images" in out
+    rows = {m.group(1): [float(v) for v in m.group(2, 3, 4, 5)] + [m.group(6), m.group(7)]
+            for m in re.finditer(r"^(keras float32|litert float32|converter int8|"
+                                 r"litert-quantizer int8)\s+([0-9.]+)\s+([0-9.]+)\s+([0-9.]+)"
+                                 r"\s+([0-9.]+)\s+(\S+)\s+(?:yes|no|-)\s+(yes|no)$", out, re.M)}
+    assert list(rows) == ["keras float32", "litert float32", "converter int8",
+                          "litert-quantizer int8"]
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    # Keras's top-1 on the 360 test digits is the run's own evaluation, but for the images
+    # going in rounded to uint8 (as into every file), which may move a prediction or two.
+    assert rows["keras float32"][0] == pytest.approx(metrics["top1"], abs=2.5 / 360)
+    assert rows["litert float32"][1] == 1.0 and rows["litert float32"][2] < 1e-3
+    for path in ("converter int8", "litert-quantizer int8"):
+        top1, agreement, diff, ms, mb, builtin = rows[path]
+        assert agreement >= 0.9 and builtin == "yes" and ms > 0
+        assert float(mb) < 0.4 * float(rows["litert float32"][4])  # int8 weights
+        assert abs(top1 - rows["keras float32"][0]) <= 1 - agreement + 1e-4
 
 
 def test_metrics_agree_with_an_independent_evaluation(trained):
