@@ -3,7 +3,8 @@
 For each of MobileNet v1, v2, v3-Small, ShuffleNet v1 and v2: the int8 file
 has builtin ops only (no Flex / SELECT_TF_OPS, no custom op), its top-1
 agrees with the Keras model on >= 98 % of the digits test split (360), and the
-float32 file's logits are within 1e-4 of the Keras model's.
+float32 file's logits are within 1e-4 of the Keras model's (`FLOAT32_CHECKED`;
+docs/export.md's table gives all five).
 
 The trained weights are a golden file, `data/mobile_digits.npz` (float16),
 because training the five in the suite costs minutes on an AVX2-only CPU.
@@ -43,6 +44,13 @@ NETWORKS = {
     "shufflenet_v2_x0_5": ("shufflenet", "ShuffleNetV2",
                            {"stage_out_channels": (24, 48, 96, 192, 1024)}),
 }
+
+
+# The float32 file of one network per kind of op (a conversion costs seconds): depthwise
+# convolutions and ReLU6 (v1), hard-swish and SE (v3), grouped convolutions, shuffle and
+# concatenation (ShuffleNet v1); MobileNet v2's ops are v1's and an ADD, ShuffleNet v2's are
+# ShuffleNet v1's.
+FLOAT32_CHECKED = ("mobilenet_v1_025", "mobilenet_v3_small_075", "shufflenet_v1_x0_5")
 
 
 def digits(split):
@@ -101,8 +109,9 @@ def test_int8_tflite_builtin_ops_and_agreement(key, splits):
     # The weights are trained: 0.95-0.99 (see above; chance is 0.1).
     assert np.mean(reference.argmax(-1) == test_labels) >= 0.9
 
-    float32 = export.to_tflite(model)
-    assert np.abs(export.tflite_predict(float32, test) - reference).max() < 1e-4
+    if key in FLOAT32_CHECKED:
+        float32 = export.to_tflite(model)
+        assert np.abs(export.tflite_predict(float32, test) - reference).max() < 1e-4
 
     int8 = export.to_tflite(model, quantization="int8", representative_data=train[:200])
     ops = export.tflite_ops(int8)

@@ -193,3 +193,35 @@ def test_the_config_checks_the_export_keys_before_training(key, value, match):
     cfg["export"][key] = value
     with pytest.raises(ValueError, match=match):
         train_lib.check_config(cfg)
+
+
+def test_a_file_xnnpack_cannot_prepare_runs_on_the_builtin_kernels(tmp_path):
+    """A depthwise channel whose weights are 1e6 but whose input is always 0 (as after a
+    dead ReLU and a folded BatchNormalization): the int8 requantization scale is outside
+    XNNPACK's range, LiteRT's default delegate fails to prepare the file, and the parity
+    path runs it on LiteRT's builtin kernels and says so."""
+    from kerascnn.export import parity
+
+    inp = keras.Input((8, 8, 2), name="image")
+    dw = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)
+    model = keras.Model(inp, keras.layers.Flatten()(dw(keras.layers.Rescaling(1 / 255)(inp))))
+    kernel = np.full((3, 3, 2, 1), 1 / 9, np.float32)
+    kernel[..., 1, 0] = 1e6
+    dw.set_weights([kernel])
+    images = np.random.default_rng(0).integers(0, 256, (16, 8, 8, 2), dtype=np.uint8)
+    images[..., 1] = 0
+    content = export.to_tflite(model, quantization="int8", representative_data=images)
+    with pytest.raises(RuntimeError, match="XNNPACK"):
+        from ai_edge_litert.interpreter import Interpreter
+
+        Interpreter(model_content=content).allocate_tensors()
+    assert not parity.runs_on_xnnpack(content)
+    ours = export.tflite_predict(content, images)
+    want = keras_logits(model, images)
+    assert np.abs(ours - want).max() < 2 / 255  # the 3x3 means of channel 0, in int8
+    path = tmp_path / "m.tflite"
+    path.write_bytes(content)
+    report = parity.parity_report(model, tflite_paths={"tflite_int8": path}, images=images)
+    assert report["tflite_int8"]["xnnpack"] is False
+    assert report["tflite_int8"]["top1_agreement"] >= 0.9
+    assert parity.runs_on_xnnpack(export.to_tflite(model))  # the float32 file: yes
