@@ -35,7 +35,8 @@ _COMPARE = flags.DEFINE_enum("compare", "keras.applications", ["keras.applicatio
 _BATCH = flags.DEFINE_integer("batch", 16, "train: images per step.", lower_bound=1)
 _SIZE = flags.DEFINE_integer("size", 224, "train, tflite: square input size.", lower_bound=8)
 _MEMORY = flags.DEFINE_bool("memory", True, "train: also measure each model's peak memory.")
-_RUNS = flags.DEFINE_integer("runs", 100, "tflite, int8: timed single-image calls per path (median).",
+_RUNS = flags.DEFINE_integer("runs", 100,
+                             "tflite, int8: timed single-image calls per path (median).",
                              lower_bound=50)
 _THREADS = flags.DEFINE_integer("threads", None, "tflite, int8: TensorFlow and LiteRT threads "
                                 "(default: the CPU count).", lower_bound=1)
@@ -188,7 +189,8 @@ def tflite(shape, repeats):
 def int8(shape, repeats):
     """The converter's and litert-quantizer's full-integer int8 files of a trained run."""
     if not _WORKDIR.value:
-        raise app.UsageError("benchmark.py int8 needs --workdir=RUN, a run folder of tools/train.py.")
+        raise app.UsageError(
+            "benchmark.py int8 needs --workdir=RUN, a run folder of tools/train.py.")
     _suite("benchmark_int8").int8(_WORKDIR.value, _RUNS.value, _THREADS.value, _TEST_IMAGES.value)
 
 

@@ -53,8 +53,8 @@ from kerascnn.layers.squeeze_excite import SqueezeExcite
 
 __all__ = [
     "ACTIVATIONS", "AdaIN", "AnyStrideDepthwiseConv2D", "DATASET_STATS", "BatchNormalization", "ChannelShuffle", "ChannelSplit",
-    "DepthwiseAveragePooling2D",
-    "ConditionalInstanceNormalization", "GroupNormalization", "GroupedConv2D",
+    "ConditionalInstanceNormalization", "DepthwiseAveragePooling2D", "GroupNormalization",
+    "GroupedConv2D",
     "INITIALIZERS", "ImageNormalization", "InstanceNormalization", "LayerNormalization",
     "LocalResponseNormalization", "MCDropout", "MeanImageNormalization", "SqueezeExcite",
     "StochasticDepth",

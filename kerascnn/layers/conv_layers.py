@@ -224,9 +224,10 @@ class DepthwiseAveragePooling2D(keras.layers.Layer):
     an AVERAGE_POOL_2D must keep its input's int8 scale, so a concatenation
     after it (ShuffleNet v1's stride-2 unit) imposes the concatenation's
     range on the unit's input, which then clips wherever else it goes
-    (measured: int8 top-1 agreement with Keras 65.6 % instead of 99.4 % for a
-    ShuffleNet v1 on the digits); a DEPTHWISE_CONV_2D requantizes its output. No weights (the
-    1 / k^2 kernel is a constant), no MACs counted (a pooling).
+    (measured: int8 top-1 agreement with Keras 65.6 % instead of 99.4 % for
+    a ShuffleNet v1 on the digits); a DEPTHWISE_CONV_2D requantizes its
+    output. No weights (the 1 / k^2 kernel is a constant), no MACs counted
+    (a pooling).
 
     Args:
         pool_size: k >= 1.

@@ -23,7 +23,8 @@ def numpy_pool(x, k, s):
     return out
 
 
-@pytest.mark.parametrize("k, s, hw", [(3, 2, (9, 8)), (3, 1, (5, 5)), (2, 2, (6, 7)), (1, 1, (3, 4))])
+@pytest.mark.parametrize("k, s, hw",
+                         [(3, 2, (9, 8)), (3, 1, (5, 5)), (2, 2, (6, 7)), (1, 1, (3, 4))])
 def test_means_of_the_windows(k, s, hw):
     x = sample((2, *hw, 5))
     ours = np.asarray(DepthwiseAveragePooling2D(k, strides=s)(x))
