@@ -57,6 +57,11 @@ def save_model_atomic(model, path):
             tmp.unlink()
 
 
+def write_figure_atomic(path, figure, dpi=110):
+    """A matplotlib figure saved as PNG at `path` through a temporary file."""
+    _write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi))
+
+
 def write_png_atomic(path, pixels):
     """Writes a uint8 [H, W, 3] (or [H, W]) array as a PNG through a temporary name."""
     from PIL import Image

@@ -33,6 +33,7 @@ TOOL_FLAGS = {
     "show_augment": ["--policy", "--magnitudes", "--output"],
     "benchmark": ["--shape", "--repeats", "--sizes", "--runs", "--threads"],
     "backend_parity": ["--dir", "--stage"],
+    "inspect_net": ["--output", "--width", "--layers", "--seed"],
 }
 
 

@@ -159,3 +159,20 @@ def test_evaluate_with_test_time_augmentation(tmp_path):
     report = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
     assert 0 <= report["top1"] <= 1 and report["views"] == 10 and report["examples"] == 360
     assert json.loads(out.read_text()) == report
+
+
+def test_inspect_init_experiment_writes_the_histograms(tmp_path):
+    """tools/inspect_net.py init_experiment: the per-layer table and the PNG."""
+    from PIL import Image
+
+    out = tmp_path / "init.png"
+    run = tool("inspect_net", "init_experiment", "--width=256", "--layers=3", f"--output={out}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line.split() for line in run.stdout.splitlines()
+            if line.startswith(("tanh ", "relu "))]
+    assert [row[:2] for row in rows] == [["tanh", "0.01"], ["tanh", "0.05"], ["tanh", "xavier"],
+                                         ["relu", "xavier"], ["relu", "kaiming"]]
+    assert len(rows[0]) == 2 + 2 * 3  # three layers, "mean/ std" each
+    assert Image.open(out).size[0] > 0 and not list(tmp_path.glob(".*tmp"))
+    bad = tool("inspect_net", "filters")
+    assert bad.returncode != 0 and "subcommands: init_experiment" in bad.stderr
