@@ -70,12 +70,15 @@ KEYS = (
     ("train.momentum", 0.9, "SGD momentum"),
     ("train.nesterov", False, "Nesterov momentum"),
     ("train.weight_decay", 1e-4, "coupled L2 (g += wd * w), as in the papers"),
-    ("train.schedule", "cosine", "cosine | step | constant"),
+    ("train.schedule", "cosine", "cosine | step | constant | exponential | inverse_time"),
     ("train.warmup_epochs", 0.0,
      f"linear warmup from 0; capped at {MAX_WARMUP_FRACTION:g} x epochs"),
     ("train.lr_decay_epochs", (), "step: epochs at which lr *= lr_decay_rate"),
     ("train.lr_decay_rate", 0.1, "step: the factor"),
     ("train.final_learning_rate", 0.0, "cosine: where it ends"),
+    ("train.lr_decay_k", 0.1,
+     "exponential: lr0 e^(-k t), inverse_time: lr0 / (1 + k t); k per epoch, t in epochs "
+     "after warmup, >= 0"),
     ("train.label_smoothing", 0.0, "label smoothing of the cross-entropy, in [0, 1)"),
     ("train.aux_loss_weight", 0.3,
      "weight of each auxiliary classifier's loss, >= 0 (a model with several outputs, "

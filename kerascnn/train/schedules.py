@@ -1,22 +1,24 @@
-"""Learning-rate schedules: linear warmup, then cosine, step or constant."""
+"""Learning-rate schedules: linear warmup, then cosine, step, constant, exponential or 1/t."""
 
 import math
 
 import keras
 from keras import ops
 
-DECAYS = ("cosine", "step", "constant")
+DECAYS = ("cosine", "step", "constant", "exponential", "inverse_time")
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
 class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear warmup for `warmup_steps`, then one of three decays.
+    """Linear warmup for `warmup_steps`, then one of five decays.
 
     - warmup: lr(t) = start + (base - start) * t / warmup_steps, t < warmup_steps
     - "cosine": lr(t) = final + (base - final) * (1 + cos(pi * u)) / 2,
       u = (t - warmup_steps) / (total_steps - warmup_steps)  (Loshchilov & Hutter 2017)
     - "step": lr(t) = base * decay_rate ** (number of boundaries <= t)  (He et al. 2016)
     - "constant": lr(t) = base
+    - "exponential": lr(t) = base * exp(-k * (t - warmup_steps))
+    - "inverse_time": lr(t) = base / (1 + k * (t - warmup_steps))  (the notes' 1/t decay)
 
     Args:
         base_learning_rate: the rate after warmup.
@@ -28,11 +30,12 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         decay_rate: the step factor (0.1 for the ResNet recipes).
         final_learning_rate: where cosine ends.
         warmup_start: the rate at step 0 of warmup.
+        decay_k: for "exponential" and "inverse_time", k per step, >= 0.
     """
 
     def __init__(self, base_learning_rate, total_steps, warmup_steps=0,
                  decay="cosine", boundaries=(), decay_rate=0.1,
-                 final_learning_rate=0.0, warmup_start=0.0):
+                 final_learning_rate=0.0, warmup_start=0.0, decay_k=0.0):
         if decay not in DECAYS:
             raise ValueError(f"Unknown decay {decay!r}; allowed: {DECAYS}.")
         if base_learning_rate <= 0:
@@ -53,6 +56,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.decay_rate = float(decay_rate)
         self.final_learning_rate = float(final_learning_rate)
         self.warmup_start = float(warmup_start)
+        if decay_k < 0:
+            raise ValueError(f"decay_k must be >= 0, got {decay_k}.")
+        self.decay_k = float(decay_k)
 
     def __call__(self, step):
         t = ops.cast(step, "float32")
@@ -68,6 +74,12 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
             for b in self.boundaries:
                 passed = passed + ops.cast(t >= b, "float32")
             lr = base * ops.power(self.decay_rate, passed)
+        elif self.decay in ("exponential", "inverse_time"):
+            after = ops.maximum(t - self.warmup_steps, 0.0)
+            if self.decay == "exponential":
+                lr = base * ops.exp(-self.decay_k * after)
+            else:
+                lr = base / (1.0 + self.decay_k * after)
         else:
             lr = ops.convert_to_tensor(base, "float32")
         if self.warmup_steps:
@@ -85,4 +97,5 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "decay_rate": self.decay_rate,
             "final_learning_rate": self.final_learning_rate,
             "warmup_start": self.warmup_start,
+            "decay_k": self.decay_k,
         }

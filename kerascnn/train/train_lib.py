@@ -90,6 +90,9 @@ def check_config(cfg):
         raise ValueError(f"config.train.aux_loss_weight must be >= 0, got {t['aux_loss_weight']!r}.")
     if t["schedule"] not in schedules.DECAYS:
         raise ValueError(f"config.train.schedule must be one of {schedules.DECAYS}, got {t['schedule']!r}.")
+    if isinstance(t["lr_decay_k"], bool) or not isinstance(t["lr_decay_k"], (int, float)) \
+            or not t["lr_decay_k"] >= 0:
+        raise ValueError(f"config.train.lr_decay_k must be a number >= 0, got {t['lr_decay_k']!r}.")
     size = cfg["data"]["image_size"]
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
@@ -281,6 +284,7 @@ def make_schedule(cfg, steps_per_epoch):
         boundaries=[int(round(e * steps_per_epoch)) for e in t["lr_decay_epochs"]],
         decay_rate=t["lr_decay_rate"],
         final_learning_rate=t["final_learning_rate"],
+        decay_k=t["lr_decay_k"] / steps_per_epoch,
     )
 
 

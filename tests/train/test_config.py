@@ -72,3 +72,26 @@ def test_required_keys_are_those_of_default_config():
     cfg = copy.deepcopy(default)
     cfg["model"]["kwargs"] = {"anything": 1}
     train_lib.check_config(cfg)
+
+
+@pytest.mark.parametrize("value", [-0.1, "fast", True, None])
+def test_a_bad_decay_k_fails_before_training(value):
+    from kerascnn.train import default_config, train_lib
+
+    cfg = train_lib.config_to_dict(default_config())
+    cfg["train"].update(schedule="exponential", lr_decay_k=value)
+    with pytest.raises(ValueError, match=r"config.train.lr_decay_k must be a number >= 0, got "):
+        train_lib.check_config(cfg)
+
+
+def test_the_decay_k_is_per_epoch():
+    """make_schedule turns k per epoch into k per step: after 3 epochs of 10 steps, e^(-0.3)."""
+    import math
+
+    from kerascnn.train import default_config, train_lib
+
+    cfg = train_lib.config_to_dict(default_config())
+    cfg["train"].update(schedule="exponential", lr_decay_k=0.1, learning_rate=0.5,
+                        warmup_epochs=0.0, epochs=10)
+    schedule = train_lib.make_schedule(cfg, steps_per_epoch=10)
+    assert float(schedule(30)) == pytest.approx(0.5 * math.exp(-0.3), rel=1e-5)

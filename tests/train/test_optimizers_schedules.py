@@ -95,3 +95,44 @@ def test_schedule_round_trip_and_errors():
         WarmupSchedule(0.1, 100, warmup_steps=100)
     with pytest.raises(ValueError, match="increasing"):
         WarmupSchedule(0.1, 100, decay="step", boundaries=(50, 10))
+
+
+@pytest.mark.parametrize("decay", ["exponential", "inverse_time"])
+@pytest.mark.parametrize("warmup", [0, 20])
+def test_exponential_and_inverse_time_closed_forms(decay, warmup):
+    """lr0 e^(-k t) and lr0 / (1 + k t), t counted from the end of warmup, at t = 0, the
+    warmup boundary, T/2 and T (the notes' decays)."""
+    T, lr0, k = 200, 0.3, 0.01
+    s = WarmupSchedule(lr0, total_steps=T, warmup_steps=warmup, decay=decay, decay_k=k)
+
+    def closed(t):
+        if t < warmup:
+            return lr0 * t / warmup
+        after = t - warmup
+        return lr0 * math.exp(-k * after) if decay == "exponential" else lr0 / (1 + k * after)
+
+    points = [0, warmup, T // 2, T]
+    np.testing.assert_allclose(lr_at(s, points), [closed(t) for t in points], rtol=1e-5,
+                               atol=1e-8)
+    again = WarmupSchedule.from_config(s.get_config())
+    np.testing.assert_allclose(lr_at(again, points), lr_at(s, points))
+    with pytest.raises(ValueError, match="decay_k must be >= 0, got -1"):
+        WarmupSchedule(lr0, T, decay=decay, decay_k=-1)
+
+
+def test_every_decay_at_zero_boundary_half_and_end():
+    """Each schedule against its closed form at t = 0, the warmup boundary, T/2 and T."""
+    T, W, lr0 = 100, 10, 0.2
+    closed = {
+        "constant": lambda u: lr0,
+        "cosine": lambda u: 0.002 + (lr0 - 0.002) * (1 + math.cos(math.pi * u / (T - W))) / 2,
+        "step": lambda u: lr0 * 0.1 ** ((u + W >= 50) + (u + W >= 75)),
+        "exponential": lambda u: lr0 * math.exp(-0.05 * u),
+        "inverse_time": lambda u: lr0 / (1 + 0.05 * u),
+    }
+    for decay, f in closed.items():
+        s = WarmupSchedule(lr0, T, warmup_steps=W, decay=decay, boundaries=(50, 75),
+                           final_learning_rate=0.002, decay_k=0.05)
+        want = [0.0] + [f(t - W) for t in (W, T // 2, T)]
+        np.testing.assert_allclose(lr_at(s, [0, W, T // 2, T]), want, rtol=1e-5, atol=1e-8,
+                                   err_msg=decay)
