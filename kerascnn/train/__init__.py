@@ -8,13 +8,14 @@ imported on first use, so `import kerascnn` works under any Keras backend.
 from kerascnn import _compat
 from kerascnn.train.callbacks import AtomicCheckpoint, LearningRateLogger, ResumableBackup
 from kerascnn.train.config import default_config
-from kerascnn.train.optimizers import SGD, make_optimizer
+from kerascnn.train.optimizers import SGD, Adam, RMSprop, make_optimizer
 from kerascnn.train.schedules import WarmupSchedule
 
 _SPINE = ("TrainResult", "load_run", "train_and_evaluate")
 
 __all__ = [
-    "AtomicCheckpoint", "LearningRateLogger", "ResumableBackup", "SGD", "WarmupSchedule",
+    "Adam", "AtomicCheckpoint", "LearningRateLogger", "RMSprop", "ResumableBackup", "SGD",
+    "WarmupSchedule",
     "default_config", "make_optimizer", *_SPINE,
 ]
 

@@ -65,7 +65,8 @@ KEYS = (
     ("eval.resize", "resize", "resize | center_crop (resize to size / 0.875, central crop)"),
     ("train.epochs", 30, "epochs of training"),
     ("train.batch_size", 128, "images per step"),
-    ("train.optimizer", "sgd", "sgd (kerascnn.train.optimizers.OPTIMIZERS)"),
+    ("train.optimizer", "sgd", "sgd | rmsprop | adam | adamw (weight_decay: coupled L2, "
+     "adamw's decoupled)"),
     ("train.learning_rate", 0.1, "the rate after warmup"),
     ("train.momentum", 0.9, "SGD momentum"),
     ("train.nesterov", False, "Nesterov momentum"),

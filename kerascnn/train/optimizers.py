@@ -3,11 +3,33 @@
 import keras
 from keras import ops
 
-OPTIMIZERS = ("sgd",)
+OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
+
+
+class _CoupledL2:
+    """g <- g + l2 * w before the optimizer's own update (the papers' weight decay)."""
+
+    def _init_l2(self, l2):
+        if l2 < 0:
+            raise ValueError(f"l2 weight decay must be >= 0, got {l2}.")
+        self.l2 = float(l2)
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.l2:
+            gradient = ops.add(
+                ops.cast(gradient, variable.dtype),
+                ops.multiply(ops.cast(self.l2, variable.dtype), variable),
+            )
+        super().update_step(gradient, variable, learning_rate)
+
+    def get_config(self):
+        config = super().get_config()
+        config["l2"] = self.l2
+        return config
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
-class SGD(keras.optimizers.SGD):
+class SGD(_CoupledL2, keras.optimizers.SGD):
     """SGD (optionally momentum / Nesterov) with coupled L2 weight decay.
 
     The ResNet/VGG/AlexNet papers decay weights through the gradient:
@@ -28,28 +50,47 @@ class SGD(keras.optimizers.SGD):
                  **kwargs):
         super().__init__(learning_rate=learning_rate, momentum=momentum,
                          nesterov=nesterov, **kwargs)
-        if l2 < 0:
-            raise ValueError(f"l2 weight decay must be >= 0, got {l2}.")
-        self.l2 = float(l2)
+        self._init_l2(l2)
 
-    def update_step(self, gradient, variable, learning_rate):
-        if self.l2:
-            gradient = ops.add(
-                ops.cast(gradient, variable.dtype),
-                ops.multiply(ops.cast(self.l2, variable.dtype), variable),
-            )
-        super().update_step(gradient, variable, learning_rate)
 
-    def get_config(self):
-        config = super().get_config()
-        config["l2"] = self.l2
-        return config
+@keras.saving.register_keras_serializable(package="kerascnn")
+class RMSprop(_CoupledL2, keras.optimizers.RMSprop):
+    """Keras RMSprop (v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps)) with coupled L2."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, l2=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, rho=rho, **kwargs)
+        self._init_l2(l2)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class Adam(_CoupledL2, keras.optimizers.Adam):
+    """Keras Adam (Kingma & Ba 2015) with coupled L2: the decay goes through the moments,
+    so a weight with large gradients is decayed less, which AdamW's decoupled decay avoids
+    (Loshchilov & Hutter 2019)."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, l2=0.0, **kwargs):
+        super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, **kwargs)
+        self._init_l2(l2)
 
 
 def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0):
-    """The optimizer `name` (one of OPTIMIZERS) with the paper's weight decay."""
+    """The optimizer `name` (one of OPTIMIZERS) with its weight decay.
+
+    "sgd" (momentum, Nesterov), "rmsprop" and "adam" take `weight_decay` as
+    coupled L2 (g += wd * w, as the papers); "adamw" as Keras AdamW's
+    decoupled decay (w -= lr * wd * w beside the Adam step). `momentum` and
+    `nesterov` are SGD's.
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; allowed: {OPTIMIZERS}.")
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
-    return SGD(learning_rate, momentum=momentum, nesterov=nesterov, l2=weight_decay)
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    if name == "sgd":
+        return SGD(learning_rate, momentum=momentum, nesterov=nesterov, l2=weight_decay)
+    if name == "rmsprop":
+        return RMSprop(learning_rate, l2=weight_decay)
+    if name == "adam":
+        return Adam(learning_rate, l2=weight_decay)
+    return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)

@@ -88,6 +88,9 @@ def check_config(cfg):
         raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
     if not t["aux_loss_weight"] >= 0:
         raise ValueError(f"config.train.aux_loss_weight must be >= 0, got {t['aux_loss_weight']!r}.")
+    if t["optimizer"] not in optimizers.OPTIMIZERS:
+        raise ValueError(f"config.train.optimizer must be one of {optimizers.OPTIMIZERS}, "
+                         f"got {t['optimizer']!r}.")
     if t["schedule"] not in schedules.DECAYS:
         raise ValueError(f"config.train.schedule must be one of {schedules.DECAYS}, got {t['schedule']!r}.")
     if isinstance(t["lr_decay_k"], bool) or not isinstance(t["lr_decay_k"], (int, float)) \

@@ -136,3 +136,69 @@ def test_every_decay_at_zero_boundary_half_and_end():
         want = [0.0] + [f(t - W) for t in (W, T // 2, T)]
         np.testing.assert_allclose(lr_at(s, [0, W, T // 2, T]), want, rtol=1e-5, atol=1e-8,
                                    err_msg=decay)
+
+
+def _steps(opt, w0, grads):
+    var = keras.Variable(w0)
+    for g in grads:
+        opt.apply_gradients([(keras.ops.convert_to_tensor(g), var)])
+    return var.numpy()
+
+
+def _problem(steps=3):
+    rng = np.random.default_rng(1)
+    w0 = rng.normal(size=(5,)).astype("float32")
+    return w0, [rng.normal(size=(5,)).astype("float32") for _ in range(steps)]
+
+
+def test_rmsprop_matches_numpy():
+    """v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps), g with coupled L2."""
+    w0, grads = _problem()
+    w, v = w0.astype(np.float64), np.zeros(5)
+    for g in grads:
+        g = g + 0.01 * w
+        v = 0.9 * v + 0.1 * g * g
+        w = w - 0.01 * g / np.sqrt(v + 1e-7)
+    got = _steps(make_optimizer("rmsprop", 0.01, weight_decay=0.01), w0, grads)
+    np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_adam_and_adamw_match_numpy(name):
+    """Kingma & Ba's Adam with bias correction; "adam" adds wd * w to g (coupled), "adamw"
+    subtracts lr * wd * w from w (decoupled, Loshchilov & Hutter)."""
+    w0, grads = _problem()
+    lr, wd, b1, b2, eps = 0.01, 0.1, 0.9, 0.999, 1e-7
+    w, m, v = w0.astype(np.float64), np.zeros(5), np.zeros(5)
+    for t, g in enumerate(grads, start=1):
+        if name == "adam":
+            g = g + wd * w
+        else:
+            w = w - lr * wd * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        w = w - alpha * m / (np.sqrt(v) + eps)
+    got = _steps(make_optimizer(name, lr, weight_decay=wd), w0, grads)
+    np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+
+
+def test_coupled_and_decoupled_decay_coincide_for_sgd_and_differ_for_adam():
+    """The notes: for plain SGD, L2 in the loss (coupled) and weight decay (decoupled) are the
+    same update; for Adam the coupled decay is divided by sqrt(v), so they differ."""
+    w0, grads = _problem(steps=5)
+    coupled = _steps(make_optimizer("sgd", 0.1, momentum=0.0, weight_decay=0.05), w0, grads)
+    decoupled = _steps(keras.optimizers.SGD(0.1, weight_decay=0.05), w0, grads)
+    np.testing.assert_allclose(coupled, decoupled, rtol=1e-6, atol=1e-7)
+    adam = _steps(make_optimizer("adam", 0.1, weight_decay=0.05), w0, grads)
+    adamw = _steps(make_optimizer("adamw", 0.1, weight_decay=0.05), w0, grads)
+    assert np.abs(adam - adamw).max() > 1e-3
+
+
+def test_optimizers_serialize_with_their_decay():
+    for opt in (make_optimizer("rmsprop", 0.01, weight_decay=1e-4),
+                make_optimizer("adam", 0.01, weight_decay=1e-4)):
+        again = type(opt).from_config(opt.get_config())
+        assert again.l2 == 1e-4
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        make_optimizer("adamw", 0.1, weight_decay=-1.0)
