@@ -71,6 +71,9 @@ KEYS = (
     ("train.momentum", 0.9, "SGD momentum"),
     ("train.nesterov", False, "Nesterov momentum"),
     ("train.weight_decay", 1e-4, "coupled L2 (g += wd * w), as in the papers"),
+    ("train.l1", 0.0, "coupled L1 (g += l1 * sign(w)); with weight_decay, elastic net; "
+     "sgd, rmsprop, adam"),
+    ("train.clip_norm", 0.0, "clip the gradients' global norm to this; 0: no clipping"),
     ("train.schedule", "cosine", "cosine | step | constant | exponential | inverse_time"),
     ("train.warmup_epochs", 0.0,
      f"linear warmup from 0; capped at {MAX_WARMUP_FRACTION:g} x epochs"),

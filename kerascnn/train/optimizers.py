@@ -7,24 +7,31 @@ OPTIMIZERS = ("sgd", "rmsprop", "adam", "adamw")
 
 
 class _CoupledL2:
-    """g <- g + l2 * w before the optimizer's own update (the papers' weight decay)."""
+    """g <- g + l2 * w + l1 * sign(w) before the optimizer's own update: the gradient of
+    (l2 / 2) |w|^2 + l1 |w|_1 in the loss (the papers' weight decay, L1, and the two
+    together, elastic net)."""
 
-    def _init_l2(self, l2):
+    def _init_l2(self, l2, l1=0.0):
         if l2 < 0:
             raise ValueError(f"l2 weight decay must be >= 0, got {l2}.")
-        self.l2 = float(l2)
+        if l1 < 0:
+            raise ValueError(f"l1 regularization must be >= 0, got {l1}.")
+        self.l2, self.l1 = float(l2), float(l1)
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.l2:
-            gradient = ops.add(
-                ops.cast(gradient, variable.dtype),
-                ops.multiply(ops.cast(self.l2, variable.dtype), variable),
-            )
+        if self.l2 or self.l1:
+            gradient = ops.cast(gradient, variable.dtype)
+            if self.l2:
+                gradient = ops.add(
+                    gradient, ops.multiply(ops.cast(self.l2, variable.dtype), variable))
+            if self.l1:
+                gradient = ops.add(
+                    gradient, ops.multiply(ops.cast(self.l1, variable.dtype), ops.sign(variable)))
         super().update_step(gradient, variable, learning_rate)
 
     def get_config(self):
         config = super().get_config()
-        config["l2"] = self.l2
+        config.update(l2=self.l2, l1=self.l1)
         return config
 
 
@@ -46,20 +53,20 @@ class SGD(_CoupledL2, keras.optimizers.SGD):
         **kwargs: other `keras.optimizers.SGD` arguments.
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, l2=0.0,
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, l2=0.0, l1=0.0,
                  **kwargs):
         super().__init__(learning_rate=learning_rate, momentum=momentum,
                          nesterov=nesterov, **kwargs)
-        self._init_l2(l2)
+        self._init_l2(l2, l1)
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
 class RMSprop(_CoupledL2, keras.optimizers.RMSprop):
     """Keras RMSprop (v = rho v + (1 - rho) g^2; w -= lr g / sqrt(v + eps)) with coupled L2."""
 
-    def __init__(self, learning_rate=0.001, rho=0.9, l2=0.0, **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.9, l2=0.0, l1=0.0, **kwargs):
         super().__init__(learning_rate=learning_rate, rho=rho, **kwargs)
-        self._init_l2(l2)
+        self._init_l2(l2, l1)
 
 
 @keras.saving.register_keras_serializable(package="kerascnn")
@@ -68,18 +75,23 @@ class Adam(_CoupledL2, keras.optimizers.Adam):
     so a weight with large gradients is decayed less, which AdamW's decoupled decay avoids
     (Loshchilov & Hutter 2019)."""
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, l2=0.0, **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, l2=0.0, l1=0.0,
+                 **kwargs):
         super().__init__(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2, **kwargs)
-        self._init_l2(l2)
+        self._init_l2(l2, l1)
 
 
-def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0):
+def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False, weight_decay=0.0,
+                   l1=0.0, clip_norm=None):
     """The optimizer `name` (one of OPTIMIZERS) with its weight decay.
 
     "sgd" (momentum, Nesterov), "rmsprop" and "adam" take `weight_decay` as
     coupled L2 (g += wd * w, as the papers); "adamw" as Keras AdamW's
-    decoupled decay (w -= lr * wd * w beside the Adam step). `momentum` and
-    `nesterov` are SGD's.
+    decoupled decay (w -= lr * wd * w beside the Adam step). `l1` adds
+    l1 * sign(w) to the gradient (with `weight_decay`: elastic net; not for
+    "adamw"). `clip_norm` rescales the gradients so that their global norm is
+    at most it (Keras's `global_clipnorm`). `momentum` and `nesterov` are
+    SGD's.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"Unknown optimizer {name!r}; allowed: {OPTIMIZERS}.")
@@ -87,10 +99,17 @@ def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False, weight_dec
         raise ValueError(f"momentum must be in [0, 1), got {momentum}.")
     if weight_decay < 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ValueError(f"clip_norm must be > 0 or None, got {clip_norm}.")
+    if name == "adamw" and l1:
+        raise ValueError("l1 applies to sgd, rmsprop and adam (coupled); adamw's decay is "
+                         "decoupled L2 only.")
+    clip = {"global_clipnorm": float(clip_norm)} if clip_norm else {}
     if name == "sgd":
-        return SGD(learning_rate, momentum=momentum, nesterov=nesterov, l2=weight_decay)
+        return SGD(learning_rate, momentum=momentum, nesterov=nesterov, l2=weight_decay, l1=l1,
+                   **clip)
     if name == "rmsprop":
-        return RMSprop(learning_rate, l2=weight_decay)
+        return RMSprop(learning_rate, l2=weight_decay, l1=l1, **clip)
     if name == "adam":
-        return Adam(learning_rate, l2=weight_decay)
-    return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay)
+        return Adam(learning_rate, l2=weight_decay, l1=l1, **clip)
+    return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **clip)

@@ -88,6 +88,12 @@ def check_config(cfg):
         raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
     if not t["aux_loss_weight"] >= 0:
         raise ValueError(f"config.train.aux_loss_weight must be >= 0, got {t['aux_loss_weight']!r}.")
+    for key in ("l1", "clip_norm"):
+        if isinstance(t[key], bool) or not isinstance(t[key], (int, float)) or not t[key] >= 0:
+            raise ValueError(f"config.train.{key} must be a number >= 0, got {t[key]!r}.")
+    if t["optimizer"] == "adamw" and t["l1"]:
+        raise ValueError("config.train.l1 applies to sgd, rmsprop and adam; adamw's decay is "
+                         "decoupled L2 only (config.train.weight_decay).")
     if t["optimizer"] not in optimizers.OPTIMIZERS:
         raise ValueError(f"config.train.optimizer must be one of {optimizers.OPTIMIZERS}, "
                          f"got {t['optimizer']!r}.")
@@ -295,7 +301,8 @@ def compile_model(model, cfg, steps_per_epoch, num_classes):
     t = cfg["train"]
     optimizer = optimizers.make_optimizer(
         t["optimizer"], make_schedule(cfg, steps_per_epoch), momentum=t["momentum"],
-        nesterov=t["nesterov"], weight_decay=t["weight_decay"],
+        nesterov=t["nesterov"], weight_decay=t["weight_decay"], l1=t["l1"],
+        clip_norm=t["clip_norm"] or None,
     )
     metrics = [keras.metrics.CategoricalAccuracy(name="top1")]
     if num_classes > 5:

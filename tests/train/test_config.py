@@ -95,3 +95,15 @@ def test_the_decay_k_is_per_epoch():
                         warmup_epochs=0.0, epochs=10)
     schedule = train_lib.make_schedule(cfg, steps_per_epoch=10)
     assert float(schedule(30)) == pytest.approx(0.5 * math.exp(-0.3), rel=1e-5)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("l1", -1.0, r"config.train.l1 must be a number >= 0, got -1.0"),
+    ("clip_norm", "big", r"config.train.clip_norm must be a number >= 0, got 'big'"),
+    ("optimizer", "adagrad", r"config.train.optimizer must be one of \('sgd', 'rmsprop', 'adam', 'adamw'\)"),
+])
+def test_bad_optimizer_keys_fail_before_training(key, value, match):
+    cfg = train_lib.config_to_dict(default_config())
+    cfg["train"][key] = value
+    with pytest.raises(ValueError, match=match):
+        train_lib.check_config(cfg)

@@ -202,3 +202,22 @@ def test_optimizers_serialize_with_their_decay():
         assert again.l2 == 1e-4
     with pytest.raises(ValueError, match="weight_decay must be >= 0"):
         make_optimizer("adamw", 0.1, weight_decay=-1.0)
+
+
+def test_l1_elastic_net_and_clipping_match_numpy():
+    """g += l2 w + l1 sign(w) (elastic net), then the global norm clipped to 1; SGD."""
+    w0, grads = _problem()
+    grads = [5 * g for g in grads]  # norms above 1: the clipping acts
+    w = w0.astype(np.float64)
+    for g in grads:
+        g = g * min(1.0, 1.0 / np.linalg.norm(g))  # Keras clips the raw gradients
+        g = g + 0.01 * w + 0.02 * np.sign(w)
+        w = w - 0.1 * g
+    opt = make_optimizer("sgd", 0.1, momentum=0.0, weight_decay=0.01, l1=0.02, clip_norm=1.0)
+    np.testing.assert_allclose(_steps(opt, w0, grads), w, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="clip_norm must be > 0"):
+        make_optimizer("sgd", 0.1, clip_norm=0)
+    with pytest.raises(ValueError, match="l1 regularization must be >= 0"):
+        make_optimizer("adam", 0.1, l1=-1)
+    with pytest.raises(ValueError, match="adamw's decay is decoupled L2 only"):
+        make_optimizer("adamw", 0.1, l1=0.1)
