@@ -33,6 +33,7 @@ TOOL_FLAGS = {
     "show_augment": ["--policy", "--magnitudes", "--output"],
     "benchmark": ["--shape", "--repeats", "--sizes", "--runs", "--threads"],
     "backend_parity": ["--dir", "--stage"],
+    "lr_find": ["--config", "--output", "--min_lr", "--max_lr", "--steps"],
     "inspect_net": ["--output", "--width", "--layers", "--seed"],
 }
 

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -176,3 +177,16 @@ def test_inspect_init_experiment_writes_the_histograms(tmp_path):
     assert Image.open(out).size[0] > 0 and not list(tmp_path.glob(".*tmp"))
     bad = tool("inspect_net", "filters")
     assert bad.returncode != 0 and "subcommands: init_experiment" in bad.stderr
+
+
+def test_lr_find_prints_a_suggestion_and_writes_the_plot(tmp_path):
+    """tools/lr_find.py on the quick start's config (20 steps: the mechanics; the README
+    quotes the 200-step result)."""
+    out = tmp_path / "lr.png"
+    digits = f"--config={REPO / 'configs' / 'resnet20_digits.py'}"
+    run = tool("lr_find", digits, "--steps=20", "--min_lr=1e-3", "--max_lr=1", f"--output={out}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    suggested = float(re.search(r"suggested learning rate: ([0-9.e+-]+)", run.stdout).group(1))
+    lowest = float(re.search(r"at lr ([0-9.e+-]+)", run.stdout).group(1))
+    assert suggested == pytest.approx(lowest / 10, rel=0.01) and 1e-4 <= suggested <= 0.1
+    assert "config's learning rate:  0.05" in run.stdout and out.exists()
