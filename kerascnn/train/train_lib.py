@@ -5,6 +5,7 @@ This is the one place where a config becomes keyword arguments.
 
 import dataclasses
 import json
+import math
 import pathlib
 import shutil
 import time
@@ -18,7 +19,7 @@ from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.train import config as config_lib
-from kerascnn.train import optimizers, schedules
+from kerascnn.train import optimizers, sanity, schedules
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
@@ -369,6 +370,9 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     num_train = _num_examples(train_raw, info, d["train_split"])
     steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
     compile_model(model, cfg, steps_per_epoch, info.num_classes)
+    # The notes' first check: about ln C before training (a resumed model is trained).
+    initial = None if resumed_from else sanity.check_initial_loss(
+        models.main_head(model), train_ds, info.num_classes)
     if config_to_write:
         _write_config(cfg, workdir)
 
@@ -397,6 +401,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         train_seconds_this_run=round(train_seconds, 2),
         trainable_params=int(sum(w.numpy().size for w in model.trainable_weights)),
         final_train_loss=float(history.history["loss"][-1]) if history.history.get("loss") else None,
+        initial_loss=initial and round(initial.loss, 4),
+        expected_initial_loss=round(math.log(info.num_classes), 4),
     )
     _io.write_json_atomic(metrics_path, metrics)
     shutil.rmtree(workdir / "backup", ignore_errors=True)

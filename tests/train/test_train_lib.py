@@ -52,6 +52,9 @@ def test_train_writes_every_artifact(trained):
     assert metrics["top1"] > 0.5  # 2 epochs; chance is 0.1
     assert metrics["top5"] >= metrics["top1"]
     assert metrics["trainable_params"] == 269_722  # resnet20, 10 classes
+    # The notes' check at the start: ResNet-20's untrained logits give about ln 10.
+    assert metrics["expected_initial_loss"] == round(math.log(10), 4)
+    assert 0.5 * math.log(10) < metrics["initial_loss"] < 3 * math.log(10)
 
 
 def test_int8_benchmark_compares_both_quantizers_on_the_run(trained, capsys):
