@@ -9,14 +9,16 @@ from kerascnn import _compat
 from kerascnn.train.callbacks import AtomicCheckpoint, LearningRateLogger, ResumableBackup
 from kerascnn.train.config import default_config
 from kerascnn.train.optimizers import SGD, Adam, RMSprop, make_optimizer
+from kerascnn.train.sanity import check_initial_loss
 from kerascnn.train.schedules import WarmupSchedule
 
 _SPINE = ("TrainResult", "load_run", "train_and_evaluate")
+_LR_FIND = ("lr_range_test", "plot_lr_range_test")
 
 __all__ = [
     "Adam", "AtomicCheckpoint", "LearningRateLogger", "RMSprop", "ResumableBackup", "SGD",
     "WarmupSchedule",
-    "default_config", "make_optimizer", *_SPINE,
+    "check_initial_loss", "default_config", "make_optimizer", *_SPINE, *_LR_FIND,
 ]
 
 
@@ -26,4 +28,9 @@ def __getattr__(name):
         from kerascnn.train import train_lib
 
         return getattr(train_lib, name)
+    if name in _LR_FIND:
+        _compat.require_tensorflow(f"kerascnn.train.{name}")
+        from kerascnn.train import lr_find
+
+        return getattr(lr_find, name)
     raise AttributeError(f"module 'kerascnn.train' has no attribute {name!r}")
