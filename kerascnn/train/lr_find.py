@@ -18,11 +18,10 @@ steps add up.
 import dataclasses
 import math
 
-import keras
 import numpy as np
 
 from kerascnn import _io
-from kerascnn.train import aux_heads, optimizers, train_lib
+from kerascnn.train import recipe
 
 
 @dataclasses.dataclass
@@ -73,22 +72,8 @@ def lr_range_test(config, min_lr=1e-5, max_lr=10.0, steps=200, smoothing=0.9, di
     from tqdm import tqdm
 
     _check(min_lr, max_lr, steps, smoothing, diverge)
-    cfg = train_lib.config_to_dict(config)
-    train_lib.check_config(cfg)
-    info = train_lib.dataset_info(cfg)
-    train_lib.check_classes(cfg, info)
-    keras.utils.set_random_seed(cfg["seed"])
-    train_raw, train_ds, _ = train_lib.make_pipelines(cfg, info)
-    images, _ = next(iter(train_ds))
-    model = train_lib.build_model(cfg, info, tuple(images.shape[1:]), train_raw)
-    t = cfg["train"]
-    optimizer = optimizers.make_optimizer(
-        t["optimizer"], min_lr, momentum=t["momentum"], nesterov=t["nesterov"],
-        weight_decay=t["weight_decay"], l1=t["l1"], clip_norm=t["clip_norm"] or None)
-    loss = keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                label_smoothing=t["label_smoothing"])
-    model.compile(optimizer=optimizer,
-                  **aux_heads.compile_arguments(model, loss, [], t["aux_loss_weight"]))
+    cfg, _, _, train_ds, model = recipe.model_and_data(config)
+    optimizer = recipe.compile_constant(model, cfg, min_lr)
     ratio = max_lr / min_lr
     lrs, losses, smoothed = [], [], []
     average, best = 0.0, math.inf
@@ -98,7 +83,8 @@ def lr_range_test(config, min_lr=1e-5, max_lr=10.0, steps=200, smoothing=0.9, di
         lr = min_lr * ratio ** (step / (steps - 1))
         optimizer.learning_rate.assign(lr)
         model.reset_metrics()  # the loss of this batch, not a running mean
-        value = float(model.train_on_batch(x, y, return_dict=True)["loss"])
+        value = float(model.train_on_batch(x, recipe.batch_targets(model, y),
+                                           return_dict=True)["loss"])
         average = smoothing * average + (1 - smoothing) * value
         current = average / (1 - smoothing ** (step + 1))
         lrs.append(lr), losses.append(value), smoothed.append(current)

@@ -33,6 +33,8 @@ TOOL_FLAGS = {
     "show_augment": ["--policy", "--magnitudes", "--output"],
     "benchmark": ["--shape", "--repeats", "--sizes", "--runs", "--threads"],
     "backend_parity": ["--dir", "--stage"],
+    "overfit_batch": ["--config", "--num_examples", "--max_steps", "--target_loss",
+                      "--learning_rate"],
     "lr_find": ["--config", "--output", "--min_lr", "--max_lr", "--steps"],
     "inspect_net": ["--output", "--width", "--layers", "--seed"],
 }
