@@ -19,12 +19,13 @@ from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.train import config as config_lib
-from kerascnn.train import optimizers, sanity, schedules
+from kerascnn.train import curves, optimizers, sanity, schedules
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_FILE = "checkpoint.keras"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.json"
+CURVES_FILE = "curves.png"
 
 
 @dataclasses.dataclass
@@ -381,6 +382,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
         callbacks_lib.LearningRateLogger(),
         keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
+        curves.CurvesPNG(workdir / "history.csv", workdir / CURVES_FILE,
+                         f"{cfg['model']['name']} on {d['name']}"),
         keras.callbacks.TensorBoard(str(workdir / "tensorboard"), update_freq="epoch"),
     ]
     start = time.time()

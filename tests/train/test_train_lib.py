@@ -41,7 +41,8 @@ def trained(tmp_path_factory):
 
 def test_train_writes_every_artifact(trained):
     result, workdir = trained
-    for name in ("config.json", "checkpoint.keras", "model.keras", "metrics.json", "history.csv"):
+    for name in ("config.json", "checkpoint.keras", "model.keras", "metrics.json", "history.csv",
+                 "curves.png"):
         assert (workdir / name).exists(), name
     assert (workdir / "tensorboard").is_dir()
     assert not (workdir / "backup").exists()  # removed once the final model is saved
