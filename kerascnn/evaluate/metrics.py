@@ -28,6 +28,26 @@ def topk_accuracy(logits, labels, k=1):
     return float(np.mean(np.any(topk == labels[:, None], axis=-1)))
 
 
+def confusion_matrix(scores, labels, num_classes=None):
+    """counts[i, j]: examples of class i predicted as class j (argmax of `scores`)."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    if labels.ndim == 2:
+        labels = labels.argmax(axis=-1)
+    num_classes = num_classes or scores.shape[1]
+    counts = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(counts, (labels, scores.argmax(axis=-1)), 1)
+    return counts
+
+
+def per_class_accuracy(counts):
+    """Each class's top-1 (the diagonal over the row's total; nan for a class with no
+    examples), as a list."""
+    counts = np.asarray(counts)
+    totals = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return [float(v) for v in np.where(totals > 0, np.diag(counts) / totals, np.nan)]
+
+
 def cross_entropy(logits, labels):
     """Mean softmax cross-entropy of integer or one-hot labels, stable."""
     logits = np.asarray(logits, dtype=np.float64)
@@ -65,7 +85,9 @@ def evaluate(model, dataset):
         dataset: batched (images, labels), labels integer or one-hot.
 
     Returns:
-        dict with "top1", optionally "top5", "loss" and "num_examples".
+        dict with "top1", optionally "top5", "loss", "num_examples",
+        "per_class_top1" (one per class) and "confusion_matrix" ([C][C]
+        counts, row = true class).
     """
     logits, labels = predict_logits(model, dataset)
     result = {"top1": topk_accuracy(logits, labels, 1)}
@@ -73,4 +95,7 @@ def evaluate(model, dataset):
         result["top5"] = topk_accuracy(logits, labels, 5)
     result["loss"] = cross_entropy(logits, labels)
     result["num_examples"] = int(len(labels))
+    counts = confusion_matrix(logits, labels)
+    result["per_class_top1"] = per_class_accuracy(counts)
+    result["confusion_matrix"] = counts.tolist()
     return result

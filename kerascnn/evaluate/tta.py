@@ -13,7 +13,7 @@ import numpy as np
 import tqdm
 
 from kerascnn import _checks
-from kerascnn.evaluate.metrics import topk_accuracy
+from kerascnn.evaluate.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from kerascnn.models import main_head
 
 # test_time.VIEWS, repeated so that `import kerascnn.evaluate` loads neither
@@ -159,6 +159,8 @@ def evaluate_tta(
     if num_classes > 5:
         result["top5"] = topk_accuracy(probs, labels, 5)
     result.update(examples=int(len(labels)), mode=mode, views=views_per_image)
+    counts = confusion_matrix(probs, labels, num_classes)
+    result.update(per_class_top1=per_class_accuracy(counts), confusion_matrix=counts.tolist())
     return result
 
 

@@ -398,6 +398,7 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     model = models.main_head(model)  # auxiliary classifiers are for training only
     _io.save_model_atomic(model, model_path)
     metrics = evaluate.evaluate(model, test_ds)
+    metrics.pop("confusion_matrix")  # C x C: tools/evaluate.py draws it
     metrics.update(
         model=cfg["model"]["name"], dataset=d["name"], split=d["test_split"],
         epochs=cfg["train"]["epochs"], resumed_from_epoch=resumed_from,

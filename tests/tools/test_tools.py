@@ -159,6 +159,10 @@ def test_evaluate_with_test_time_augmentation(tmp_path):
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     report = json.loads(evaluated.stdout[evaluated.stdout.index("{"):])
     assert 0 <= report["top1"] <= 1 and report["views"] == 10 and report["examples"] == 360
+    # per class, and the confusion matrix drawn beside the run
+    assert len(report["per_class_top1"]) == 10
+    assert report["confusion_png"] == str(workdir / "confusion_test_ten_crop.png")
+    assert (workdir / "confusion_test_ten_crop.png").exists()
     assert json.loads(out.read_text()) == report
 
 
