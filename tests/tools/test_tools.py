@@ -179,8 +179,13 @@ def test_inspect_init_experiment_writes_the_histograms(tmp_path):
                                          ["relu", "xavier"], ["relu", "kaiming"]]
     assert len(rows[0]) == 2 + 2 * 3  # three layers, "mean/ std" each
     assert Image.open(out).size[0] > 0 and not list(tmp_path.glob(".*tmp"))
-    bad = tool("inspect_net", "filters")
+    bad = tool("inspect_net", "weights")
     assert bad.returncode != 0 and "subcommands: init_experiment" in bad.stderr
+    filters = tmp_path / "filters.png"
+    run = tool("inspect_net", "filters", "--model=alexnet", f"--output={filters}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "the 96 kernels of" in run.stdout and "(11x11)" in run.stdout
+    assert Image.open(filters).size == (10 * 23 + 1, 10 * 23 + 1)  # 96 in 10 x 10, 11 x 2
 
 
 def test_lr_find_prints_a_suggestion_and_writes_the_plot(tmp_path):
