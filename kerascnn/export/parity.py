@@ -56,22 +56,22 @@ def parity_report(model, saved_model_dir=None, tflite_path=None, *, images, labe
     report = {"num_images": int(images.shape[0])}
     if labels is not None:
         report["keras_top1"] = float(np.mean(reference.argmax(-1) == labels))
-    exports = {}
+    exports, xnnpack = {}, {}
     if saved_model_dir is not None:
         exports["saved_model"] = saved_model_logits(saved_model_dir, images)
+    tflite_files = dict(tflite_paths)
     if tflite_path is not None:
-        exports["tflite"] = tflite_logits(tflite_path, images)
-    for key, path in tflite_paths.items():
-        exports[key] = tflite_logits(path, images)
+        tflite_files = {"tflite": tflite_path, **tflite_files}
+    for key, path in tflite_files.items():
+        exports[key], xnnpack[key] = _predict(_content(path), images)
     for key, logits in exports.items():
         report[key] = compare(reference, logits)
         if labels is not None:
             report[key]["top1"] = float(np.mean(np.asarray(logits).argmax(-1) == labels))
         if key in tflite_paths:
             report[key]["bytes"] = os.path.getsize(tflite_paths[key])
-        if key != "saved_model":
-            report[key]["xnnpack"] = runs_on_xnnpack(
-                tflite_path if key == "tflite" else tflite_paths[key])
+        if key in xnnpack:
+            report[key]["xnnpack"] = xnnpack[key]
     return report
 
 
@@ -147,7 +147,13 @@ def tflite_predict(tflite_path_or_bytes, images):
     Returns:
         float32 array (N, classes).
     """
-    runner = interpreter(_content(tflite_path_or_bytes))[0].get_signature_runner("serving_default")
+    return _predict(_content(tflite_path_or_bytes), images)[0]
+
+
+def _predict(content, images):
+    """(tflite_predict's logits, whether XNNPACK ran them)."""
+    tflite, xnnpack = interpreter(content)
+    runner = tflite.get_signature_runner("serving_default")
     inputs = runner.get_input_details()
     if len(inputs) != 1:
         raise ValueError(
@@ -175,7 +181,7 @@ def tflite_predict(tflite_path_or_bytes, images):
         # The runner returns views of the interpreter's buffers; copy them out.
         outputs.append(_dequantized(np.array(_single_output(result, "TFLite model")),
                                     output_details))
-    return np.concatenate(outputs)
+    return np.concatenate(outputs), xnnpack
 
 
 def _content(tflite_path_or_bytes):

@@ -200,6 +200,8 @@ def test_a_file_xnnpack_cannot_prepare_runs_on_the_builtin_kernels(tmp_path):
     dead ReLU and a folded BatchNormalization): the int8 requantization scale is outside
     XNNPACK's range, LiteRT's default delegate fails to prepare the file, and the parity
     path runs it on LiteRT's builtin kernels and says so."""
+    from ai_edge_litert.interpreter import Interpreter
+
     from kerascnn.export import parity
 
     inp = keras.Input((8, 8, 2), name="image")
@@ -212,8 +214,6 @@ def test_a_file_xnnpack_cannot_prepare_runs_on_the_builtin_kernels(tmp_path):
     images[..., 1] = 0
     content = export.to_tflite(model, quantization="int8", representative_data=images)
     with pytest.raises(RuntimeError, match="XNNPACK"):
-        from ai_edge_litert.interpreter import Interpreter
-
         Interpreter(model_content=content).allocate_tensors()
     assert not parity.runs_on_xnnpack(content)
     ours = export.tflite_predict(content, images)
