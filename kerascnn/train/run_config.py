@@ -1,0 +1,126 @@
+"""A run's config as a plain dict: conversion, the checks before training, and
+the upgrade of older run folders' configs to today's keys."""
+
+import json
+
+from kerascnn import _checks as checks
+from kerascnn import registry
+from kerascnn.train import config as config_lib
+from kerascnn.train import optimizers, schedules
+
+
+def config_to_dict(config):
+    """A plain, JSON-able dict of a ConfigDict (or dict)."""
+    if hasattr(config, "to_dict"):
+        config = config.to_dict()
+    return json.loads(json.dumps(config, default=_jsonable))
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"Config value {value!r} ({type(value).__name__}) is not JSON-able.")
+
+
+def check_config(cfg):
+    """Raises a ValueError naming the first missing, unknown or bad key."""
+    default = config_to_dict(config_lib.default_config())
+    unknown = sorted(set(cfg) - set(default))
+    if unknown:
+        raise ValueError(f"Unknown config key(s) {unknown}{checks.did_you_mean(unknown[0], default)}; "
+                         f"allowed: {sorted(default)}.")
+    for section, keys in default.items():
+        if not isinstance(keys, dict):
+            if section not in cfg:
+                raise ValueError(f"The config has no key {section!r}.")
+            continue
+        if not isinstance(cfg.get(section), dict):
+            raise ValueError(f"The config has no section {section!r}; it needs "
+                             f"{sorted(k for k, v in default.items() if isinstance(v, dict))}.")
+        unknown = sorted(set(cfg[section]) - set(keys))
+        if unknown:
+            raise ValueError(
+                f"Unknown key(s) config.{section}.{unknown[0]} ({unknown})"
+                f"{checks.did_you_mean(unknown[0], keys, f'config.{section}.')}; "
+                f"allowed in config.{section}: {sorted(keys)}."
+            )
+        missing = sorted(set(keys) - set(cfg[section]))
+        if missing:
+            raise ValueError(f"config.{section} lacks key(s) {missing}.")
+    t = cfg["train"]
+    for key in ("epochs", "batch_size"):
+        if not isinstance(t[key], int) or t[key] < 1:
+            raise ValueError(f"config.train.{key} must be an integer >= 1, got {t[key]!r}.")
+    if t["learning_rate"] <= 0:
+        raise ValueError(f"config.train.learning_rate must be > 0, got {t['learning_rate']}.")
+    if not t["warmup_epochs"] >= 0:
+        raise ValueError(f"config.train.warmup_epochs must be >= 0, got {t['warmup_epochs']}.")
+    if not 0 <= t["label_smoothing"] < 1:
+        raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
+    if not t["aux_loss_weight"] >= 0:
+        raise ValueError(f"config.train.aux_loss_weight must be >= 0, got {t['aux_loss_weight']!r}.")
+    for key in ("l1", "clip_norm"):
+        if isinstance(t[key], bool) or not isinstance(t[key], (int, float)) or not t[key] >= 0:
+            raise ValueError(f"config.train.{key} must be a number >= 0, got {t[key]!r}.")
+    if t["optimizer"] == "adamw" and t["l1"]:
+        raise ValueError("config.train.l1 applies to sgd, rmsprop and adam; adamw's decay is "
+                         "decoupled L2 only (config.train.weight_decay).")
+    if t["optimizer"] not in optimizers.OPTIMIZERS:
+        raise ValueError(f"config.train.optimizer must be one of {optimizers.OPTIMIZERS}, "
+                         f"got {t['optimizer']!r}.")
+    if t["schedule"] not in schedules.DECAYS:
+        raise ValueError(f"config.train.schedule must be one of {schedules.DECAYS}, got {t['schedule']!r}.")
+    if isinstance(t["lr_decay_k"], bool) or not isinstance(t["lr_decay_k"], (int, float)) \
+            or not t["lr_decay_k"] >= 0:
+        raise ValueError(f"config.train.lr_decay_k must be a number >= 0, got {t['lr_decay_k']!r}.")
+    size = cfg["data"]["image_size"]
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
+    e = cfg["export"]
+    allowed = config_lib.QUANTIZED_TFLITE
+    quantization = e["quantization"]
+    if (isinstance(quantization, str) or not all(q in allowed for q in quantization)
+            or len(set(quantization)) != len(quantization)):
+        raise ValueError(f"config.export.quantization must list distinct values of {allowed}, "
+                         f"got {quantization!r}.")
+    if e["io_dtype"] not in config_lib.TFLITE_IO_DTYPES:
+        raise ValueError(f"config.export.io_dtype must be one of {config_lib.TFLITE_IO_DTYPES}, "
+                         f"got {e['io_dtype']!r}.")
+    if not isinstance(e["num_calibration_images"], int) or e["num_calibration_images"] < 1:
+        raise ValueError(f"config.export.num_calibration_images must be an integer >= 1, "
+                         f"got {e['num_calibration_images']!r}.")
+    registry.get_builder(cfg["model"]["name"])  # an unknown model fails here
+
+
+def warmup_epochs(cfg):
+    """config.train.warmup_epochs, capped at `MAX_WARMUP_FRACTION` of training."""
+    t = cfg["train"]
+    return min(float(t["warmup_epochs"]), config_lib.MAX_WARMUP_FRACTION * t["epochs"])
+
+
+def upgrade_config(cfg):
+    """A run's saved config in today's keys, so older run folders still evaluate,
+    export and resume: `augment.eval_resize` became `eval.resize`, and a key
+    added since (e.g. `export.name`) takes its default."""
+    augment = cfg.get("augment", {})
+    if "eval" not in cfg and "eval_resize" in augment:
+        cfg = {**cfg, "augment": {k: v for k, v in augment.items() if k != "eval_resize"},
+               "eval": {"resize": augment["eval_resize"]}}
+    default = config_to_dict(config_lib.default_config())
+    for section, keys in default.items():
+        if isinstance(keys, dict) and isinstance(cfg.get(section), dict):
+            added = {k: v for k, v in keys.items() if k not in cfg[section]}
+            if added:
+                cfg = {**cfg, section: {**cfg[section], **added}}
+    return cfg
+
+
+def _diff(a, b, prefix=""):
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key, "<missing>"), b.get(key, "<missing>")
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _diff(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}: {va!r} -> {vb!r}")
+    return out[:5]
