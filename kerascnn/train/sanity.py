@@ -9,7 +9,6 @@ import dataclasses
 import math
 import warnings
 
-import keras
 import numpy as np
 
 
