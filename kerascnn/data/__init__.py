@@ -12,6 +12,7 @@ _compat.require_tensorflow("kerascnn.data")
 
 from kerascnn.data.datasets import DatasetInfo, info, load  # noqa: E402
 from kerascnn.data.pipeline import eval_pipeline, steps_per_epoch, train_pipeline  # noqa: E402
+from kerascnn.data.splits import hold_out  # noqa: E402
 from kerascnn.data.stats import (  # noqa: E402
     compute_mean_image,
     compute_mean_std,
@@ -23,6 +24,7 @@ __all__ = [
     "compute_mean_image",
     "compute_mean_std",
     "eval_pipeline",
+    "hold_out",
     "info",
     "load",
     "pca_lighting_basis",

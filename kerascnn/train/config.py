@@ -89,6 +89,13 @@ KEYS = (
      "googlenet aux_logits=True; GoogLeNet's 0.3); the main head is evaluated and saved"),
     ("train.shuffle_buffer", 10_000, "the training pipeline's shuffle buffer"),
     ("train.eval_every_epoch", True, "also evaluate on the test split after each epoch"),
+    ("train.validation_split", 0.0,
+     "fraction of the training split held out (one example in every 1/f, the same each run) "
+     "and evaluated after each epoch in place of the test split; in [0, 1)"),
+    ("train.early_stopping_patience", 0,
+     "stop after this many epochs without improvement of early_stopping_monitor and keep the "
+     "best epoch's weights; 0: off; needs validation_split > 0"),
+    ("train.early_stopping_monitor", "val_loss", "val_loss | val_top1 (on the validation split)"),
     ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),
     ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
     ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),

@@ -6,7 +6,7 @@ import json
 from kerascnn import _checks as checks
 from kerascnn import registry
 from kerascnn.train import config as config_lib
-from kerascnn.train import optimizers, schedules
+from kerascnn.train import early_stopping, optimizers, schedules
 
 
 def config_to_dict(config):
@@ -73,6 +73,21 @@ def check_config(cfg):
     if isinstance(t["lr_decay_k"], bool) or not isinstance(t["lr_decay_k"], (int, float)) \
             or not t["lr_decay_k"] >= 0:
         raise ValueError(f"config.train.lr_decay_k must be a number >= 0, got {t['lr_decay_k']!r}.")
+    split = t["validation_split"]
+    if isinstance(split, bool) or not isinstance(split, (int, float)) or not 0 <= split < 1:
+        raise ValueError(f"config.train.validation_split must be a number in [0, 1), got {split!r}.")
+    patience = t["early_stopping_patience"]
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ValueError(f"config.train.early_stopping_patience must be an integer >= 0 "
+                         f"(0: off), got {patience!r}.")
+    if patience and not split:
+        raise ValueError(
+            f"config.train.early_stopping_patience={patience} needs a validation split: set "
+            "config.train.validation_split (e.g. 0.1); stopping on the test split would choose "
+            "the epoch by the test data.")
+    if t["early_stopping_monitor"] not in early_stopping.MONITORS:
+        raise ValueError(f"config.train.early_stopping_monitor must be one of "
+                         f"{early_stopping.MONITORS}, got {t['early_stopping_monitor']!r}.")
     size = cfg["data"]["image_size"]
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")

@@ -17,7 +17,7 @@ from kerascnn.augment import crops
 from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
-from kerascnn.train import curves, optimizers, sanity, schedules
+from kerascnn.train import curves, early_stopping, optimizers, sanity, schedules
 from kerascnn.train.run_config import (  # noqa: F401 (train_lib.check_config etc. are public)
     _diff, check_config, config_to_dict, upgrade_config, warmup_epochs)
 
@@ -153,7 +153,7 @@ def make_pipelines(cfg, info, initial_epoch=0):
     Every key of config.augment is a keyword argument of `data.train_pipeline`.
     """
     t = cfg["train"]
-    train_raw = load_split(cfg, cfg["data"]["train_split"])
+    train_raw = training_examples(cfg, info)
     train_ds = data.train_pipeline(
         train_raw, batch_size=t["batch_size"], image_size=cfg["data"]["image_size"],
         num_classes=info.num_classes, seed=cfg["seed"], epochs=t["epochs"],
@@ -161,6 +161,31 @@ def make_pipelines(cfg, info, initial_epoch=0):
         **_kwargs(cfg["augment"]),
     )
     return train_raw, train_ds, eval_dataset(cfg, info)
+
+
+def training_examples(cfg, info, held_out=False):
+    """The training split's raw examples less the share config.train.validation_split
+    holds out (`data.hold_out`), or, with `held_out`, that share only."""
+    split = cfg["data"]["train_split"]
+    raw = load_split(cfg, split)
+    fraction = cfg["train"]["validation_split"]
+    if not fraction:
+        if held_out:
+            raise ValueError("config.train.validation_split is 0: no examples are held out.")
+        return raw
+    kept, out = data.hold_out(raw, fraction, num_examples=_num_examples(raw, info, split))
+    return out if held_out else kept
+
+
+def validation_dataset(cfg, info):
+    """What `fit` evaluates after each epoch: the held-out share of the training split
+    (config.train.validation_split), else the test split (eval_every_epoch), else None."""
+    if cfg["train"]["validation_split"]:
+        return data.eval_pipeline(
+            training_examples(cfg, info, held_out=True), batch_size=cfg["train"]["batch_size"],
+            image_size=cfg["data"]["image_size"], num_classes=info.num_classes,
+            **_kwargs(cfg["eval"]))
+    return eval_dataset(cfg, info) if cfg["train"]["eval_every_epoch"] else None
 
 
 def _kwargs(section):
@@ -250,7 +275,9 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from)
     model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
     check_input_fits(model, train_ds)
-    fit_train_ds, fit_test_ds = aux_heads.targets_per_head(model, train_ds, test_ds)
+    validation_ds = validation_dataset(cfg, info)
+    fit_train_ds, *fit_validation_ds = aux_heads.targets_per_head(
+        model, train_ds, *([validation_ds] if validation_ds is not None else []))
     num_train = _num_examples(train_raw, info, d["train_split"])
     steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
     compile_model(model, cfg, steps_per_epoch, info.num_classes)
@@ -260,7 +287,12 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     if config_to_write:
         _write_config(cfg, workdir)
 
+    t = cfg["train"]
+    stopper = early_stopping.EarlyStopping(
+        workdir / "early_stopping", t["early_stopping_monitor"],
+        t["early_stopping_patience"]) if t["early_stopping_patience"] else None
     callbacks = [
+        *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
         backup,
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
         callbacks_lib.LearningRateLogger(),
@@ -270,13 +302,17 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         keras.callbacks.TensorBoard(str(workdir / "tensorboard"), update_freq="epoch"),
     ]
     start = time.time()
-    history = model.fit(
-        fit_train_ds, epochs=cfg["train"]["epochs"], steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks, verbose=_verbosity(verbose),
-        shuffle=False,  # the pipeline shuffles, seeded
-        validation_data=fit_test_ds if cfg["train"]["eval_every_epoch"] else None,
-    )
+    losses = []
+    if not (stopper and stopper.stopped):  # a rerun after the stop trains no more
+        losses = model.fit(
+            fit_train_ds, epochs=t["epochs"], steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks, verbose=_verbosity(verbose),
+            shuffle=False,  # the pipeline shuffles, seeded
+            validation_data=fit_validation_ds[0] if fit_validation_ds else None,
+        ).history.get("loss", [])
     train_seconds = time.time() - start
+    if stopper:
+        stopper.restore_best(model)
 
     model = models.main_head(model)  # auxiliary classifiers are for training only
     _io.save_model_atomic(model, model_path)
@@ -287,10 +323,12 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         epochs=cfg["train"]["epochs"], resumed_from_epoch=resumed_from,
         train_seconds_this_run=round(train_seconds, 2),
         trainable_params=int(sum(w.numpy().size for w in model.trainable_weights)),
-        final_train_loss=float(history.history["loss"][-1]) if history.history.get("loss") else None,
+        final_train_loss=float(losses[-1]) if losses else None,
         initial_loss=initial and round(initial.loss, 4),
         expected_initial_loss=round(math.log(info.num_classes), 4),
     )
+    if stopper:
+        metrics.update(stopper.summary())
     _io.write_json_atomic(metrics_path, metrics)
     shutil.rmtree(workdir / "backup", ignore_errors=True)
     return TrainResult(model, metrics, workdir, model_path, resumed_from, False)
