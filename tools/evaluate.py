@@ -2,9 +2,13 @@
 
     python tools/evaluate.py --workdir=runs/digits [--checkpoint=runs/digits/checkpoint.keras] [--split=test]
     python tools/evaluate.py --workdir=runs/digits --tta=ten_crop  # averaged over 10 crops
+    python tools/evaluate.py --workdir=runs/cifar --tta=multi_scale --tta_scales=32,40,48 --flip
 
 With --tta the raw split's views (kerascnn.augment.test_time.make_views) go
-through the model and the softmax probabilities are averaged per image.
+through the model and the softmax probabilities are averaged per image;
+--flip adds each view's mirror. multi_scale runs a fixed-size model as the
+same network for any size when its classifier follows a global pooling, and
+says why not otherwise.
 The metrics include each class's top-1 (`per_class_top1`); the confusion
 matrix is drawn to --confusion_png (default: confusion_<split>[_<tta>].png in
 the workdir).
@@ -32,6 +36,9 @@ _TTA_SCALES = flags.DEFINE_list("tta_scales", "224,256,384,480,640",
 _TTA_RESIZE_TO = flags.DEFINE_integer(
     "tta_resize_to", None, "Short side before the center / ten_crop crops (default: size / 0.875).",
     lower_bound=1)
+_FLIP = flags.DEFINE_bool(
+    "flip", False, "Also average each view's horizontal mirror (with --tta=none, each image's; "
+    "ten_crop views hold the mirrors already).")
 _CONFUSION_PNG = flags.DEFINE_string(
     "confusion_png", None, "Confusion-matrix PNG (default: WORKDIR/confusion_SPLIT[_TTA].png).")
 flags.mark_flags_as_required(["workdir"])
@@ -52,19 +59,19 @@ def main(argv):
 
     report = train_lib.evaluate_run(
         _WORKDIR.value, _CHECKPOINT.value, split=_SPLIT.value, tta=_TTA.value, scales=scales,
-        resize_to=_TTA_RESIZE_TO.value)
+        resize_to=_TTA_RESIZE_TO.value, flip=_FLIP.value)
     import pathlib
 
     from kerascnn.evaluate.plots import plot_confusion_matrix
 
     counts = report.pop("confusion_matrix")
-    suffix = "" if _TTA.value == "none" else f"_{_TTA.value}"
+    suffix = ("" if _TTA.value == "none" else f"_{_TTA.value}") + ("_flip" if _FLIP.value else "")
     png = _CONFUSION_PNG.value or str(
         pathlib.Path(_WORKDIR.value) / f"confusion_{report['split']}{suffix}.png")
     cfg = json.loads((pathlib.Path(_WORKDIR.value) / train_lib.CONFIG_FILE).read_text())
     names = train_lib.dataset_info(cfg).class_names
     plot_confusion_matrix(counts, png, class_names=names,
-                          title=f"{report['split']}{' ' + _TTA.value if suffix else ''}")
+                          title=f"{report['split']}{suffix.replace('_', ' ')}")
     report["confusion_png"] = png
     print(json.dumps(report, indent=2))
     if _OUTPUT.value:

@@ -111,7 +111,7 @@ def multi_scale(images, scales=MULTI_SCALES, size=None):
     return views[0] if single else views
 
 
-def make_views(images, mode, size, scales=MULTI_SCALES, resize_to=None):
+def make_views(images, mode, size, scales=MULTI_SCALES, resize_to=None, flip=False):
     """The test-time views of a batch, for `predict_views`.
 
     Args:
@@ -133,10 +133,25 @@ def make_views(images, mode, size, scales=MULTI_SCALES, resize_to=None):
         scales: short sides for the multi-scale modes.
         resize_to: short side before cropping for "center" and "ten_crop";
             default: cover size / 0.875.
+        flip: also the horizontal mirror of each view ("center": 2 views,
+            "multi_scale": 2 per scale). The ten-crop modes hold the mirrors
+            already (5 crops and the same 5 of the mirrored image), so for
+            them `flip` changes nothing.
 
     Returns:
         A list of float32 batches [B, h_i, w_i, C], one per view.
     """
+    views = _views(images, mode, size, scales, resize_to)
+    if flip and mode in MIRRORED_BY_FLIP:
+        views += [tf.reverse(view, [2]) for view in views]
+    return views
+
+
+# The modes whose views `flip` doubles; the others contain their mirrors.
+MIRRORED_BY_FLIP = ("center", "multi_scale")
+
+
+def _views(images, mode, size, scales, resize_to):
     if mode not in VIEWS:
         raise ValueError(f"Unknown view mode {mode!r}; allowed: {', '.join(VIEWS)}.")
     height, width = _checks.image_size(size, "size", channels=False)
@@ -201,10 +216,10 @@ def predict_views(model, views, batch_size=None):
 
 
 def predict_tta(
-    model, images, mode, size, scales=MULTI_SCALES, resize_to=None, batch_size=None
+    model, images, mode, size, scales=MULTI_SCALES, resize_to=None, batch_size=None, flip=False
 ):
     """`make_views` then `predict_views`: test-time-augmented probabilities [B, K]."""
-    views = make_views(images, mode, size, scales=scales, resize_to=resize_to)
+    views = make_views(images, mode, size, scales=scales, resize_to=resize_to, flip=flip)
     return predict_views(model, views, batch_size=batch_size)
 
 

@@ -59,17 +59,25 @@ def cross_entropy(logits, labels):
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
-def predict_logits(model, dataset):
+def predict_logits(model, dataset, flip=False):
     """Logits and integer labels for a batched dataset of (images, labels).
 
     One pass (so a dataset with randomness still pairs logits with labels),
     each batch through the model's compiled predict function. A model with
     auxiliary classifiers (googlenet aux_logits=True) is scored by its main head.
+    With `flip`, each image and its horizontal mirror go through the model and
+    the logits returned are the log of their mean softmax probabilities (whose
+    softmax is that mean, so top-k and the cross-entropy are the average's).
     """
     model = main_head(model)
     outputs, targets = [], []
     for images, labels in dataset:
-        outputs.append(np.asarray(model.predict_on_batch(images)))
+        if flip:
+            images = np.asarray(images)
+            both = [softmax(model.predict_on_batch(x)) for x in (images, images[:, :, ::-1])]
+            outputs.append(np.log(np.maximum((both[0] + both[1]) / 2, np.finfo(np.float64).tiny)))
+        else:
+            outputs.append(np.asarray(model.predict_on_batch(images)))
         labels = np.asarray(labels)
         targets.append(labels.argmax(-1) if labels.ndim == 2 else labels)
     if not outputs:
@@ -77,19 +85,28 @@ def predict_logits(model, dataset):
     return np.concatenate(outputs), np.concatenate(targets)
 
 
-def evaluate(model, dataset):
+def softmax(logits):
+    """Row-wise softmax in float64."""
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def evaluate(model, dataset, flip=False):
     """Top-1 (and top-5 with more than 5 classes), loss and count on `dataset`.
 
     Args:
         model: a Keras model returning logits.
         dataset: batched (images, labels), labels integer or one-hot.
+        flip: average the softmax of each image and its horizontal mirror
+            (`predict_logits`).
 
     Returns:
         dict with "top1", optionally "top5", "loss", "num_examples",
         "per_class_top1" (one per class) and "confusion_matrix" ([C][C]
         counts, row = true class).
     """
-    logits, labels = predict_logits(model, dataset)
+    logits, labels = predict_logits(model, dataset, flip=flip)
     result = {"top1": topk_accuracy(logits, labels, 1)}
     if logits.shape[1] > 5:
         result["top5"] = topk_accuracy(logits, labels, 5)

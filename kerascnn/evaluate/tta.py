@@ -13,6 +13,7 @@ import numpy as np
 import tqdm
 
 from kerascnn import _checks
+from kerascnn.evaluate.any_size import accepting_any_size
 from kerascnn.evaluate.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from kerascnn.models import main_head
 
@@ -36,6 +37,7 @@ def evaluate_tta(
     scales=MULTI_SCALES,
     resize_to=None,
     batch_size=32,
+    flip=False,
 ):
     """Top-1 (and top-5) of the model's probabilities averaged over test-time views.
 
@@ -53,9 +55,11 @@ def evaluate_tta(
 
     Args:
         model: a Keras model returning logits (or probabilities) [B, num_classes];
-            its input size must be that of the views (any size, i.e. None, for
-            "multi_scale"). A model with auxiliary classifiers (googlenet
-            aux_logits=True) is scored by its main head.
+            its input size must be that of the crops. For "multi_scale" a
+            model of fixed size is rebuilt for any size with its weights
+            (`any_size.accepting_any_size`; an error says why a model cannot
+            be, e.g. a classifier on a flattened map). A model with auxiliary
+            classifiers (googlenet aux_logits=True) is scored by its main head.
         ds: unbatched (uint8 image [H, W, C], integer label) dataset, as
             `kerascnn.data.load` gives; images may differ in size.
         num_classes: the number of classes, >= 1.
@@ -65,6 +69,8 @@ def evaluate_tta(
         scales: short sides for the multi-scale modes.
         resize_to: short side before cropping for "center" and "ten_crop";
             default: cover image_size / 0.875.
+        flip: also average the horizontal mirror of each view (the ten-crop
+            modes hold the mirrors already; `test_time.make_views`).
         batch_size: the most images whose views are made together, and the
             batch size of `model.predict`, >= 1. (Views wait in a buffer of
             up to 256 MiB, VIEW_BUFFER_FLOATS, before the model runs on them,
@@ -90,6 +96,8 @@ def evaluate_tta(
         _checks.check_int("resize_to", resize_to, minimum=1)
     if mode.startswith("multi_scale"):
         scales = test_time.check_scales(scales)
+    if mode == "multi_scale":
+        model = accepting_any_size(model)
 
     import tensorflow as tf
 
@@ -123,7 +131,8 @@ def evaluate_tta(
 
     def add(images):
         views = test_time.make_views(
-            np.stack(images), mode, (height, width), scales=scales, resize_to=resize_to
+            np.stack(images), mode, (height, width), scales=scales, resize_to=resize_to,
+            flip=flip,
         )
         for view in views:
             _check_fits(model, view.shape, mode)
@@ -158,7 +167,7 @@ def evaluate_tta(
     result = {"top1": topk_accuracy(probs, labels, 1)}
     if num_classes > 5:
         result["top5"] = topk_accuracy(probs, labels, 5)
-    result.update(examples=int(len(labels)), mode=mode, views=views_per_image)
+    result.update(examples=int(len(labels)), mode=mode, flip=bool(flip), views=views_per_image)
     counts = confusion_matrix(probs, labels, num_classes)
     result.update(per_class_top1=per_class_accuracy(counts), confusion_matrix=counts.tolist())
     return result
@@ -189,9 +198,7 @@ def _check_fits(model, view_shape, mode):
     want = tuple(model.input_shape[1:3])
     got = tuple(view_shape[1:3])
     if any(w is not None and w != g for w, g in zip(want, got)):
-        hint = (" (multi_scale views are whole resized images: the model needs "
-                "input_shape (None, None, C))" if mode == "multi_scale" else "")
         raise ValueError(
             f"TTA mode {mode!r} makes {got[0]}x{got[1]} views but the model takes "
-            f"{want[0]}x{want[1]} inputs{hint}."
+            f"{want[0]}x{want[1]} inputs: set image_size to the model's."
         )

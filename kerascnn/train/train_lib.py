@@ -384,7 +384,8 @@ def load_run(workdir, checkpoint=None):
     return cfg, models.main_head(_io.load_model(path))
 
 
-def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, resize_to=None):
+def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, resize_to=None,
+                 flip=False):
     """Top-1, top-5 and loss of a run folder's model on a split of its dataset.
 
     Args:
@@ -396,6 +397,8 @@ def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, 
         scales: short sides of the multi_scale modes (default the ResNet paper's).
         resize_to: short side before the center / ten_crop crops (default
             size / 0.875).
+        flip: also average each view's horizontal mirror (with "none", each
+            image's; the ten-crop modes hold the mirrors already).
 
     Returns:
         {"split": split, **metrics}.
@@ -404,11 +407,12 @@ def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, 
     split = split or cfg["data"]["test_split"]
     info = dataset_info(cfg)
     if tta == "none":
-        metrics = evaluate.evaluate(model, eval_dataset(cfg, info, split))
+        metrics = {**evaluate.evaluate(model, eval_dataset(cfg, info, split), flip=flip),
+                   "flip": bool(flip)}
     else:
         extra = {} if scales is None else {"scales": scales}
         metrics = evaluate.evaluate_tta(
             model, load_split(cfg, split), num_classes=info.num_classes, mode=tta,
             image_size=cfg["data"]["image_size"], resize_to=resize_to,
-            batch_size=cfg["train"]["batch_size"], **extra)
+            batch_size=cfg["train"]["batch_size"], flip=flip, **extra)
     return {"split": split, **metrics}

@@ -130,7 +130,8 @@ def test_gray_images_are_converted_to_the_model_channels():
         (dict(mode="center", num_classes=3), "predicts 10 classes"),
         (dict(mode="center", resize_to=0), "resize_to"),
         (dict(mode="multi_scale", scales=()), "scales"),
-        (dict(mode="multi_scale", input_shape=(16, 16, 3)), "needs input_shape"),
+        (dict(mode="center", input_shape=(12, 12, 3)), "makes 16x16 views but the model "
+                                                         "takes 12x12 inputs"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
