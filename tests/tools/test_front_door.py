@@ -37,6 +37,8 @@ TOOL_FLAGS = {
     "overfit_batch": ["--config", "--num_examples", "--max_steps", "--target_loss",
                       "--learning_rate"],
     "lr_find": ["--config", "--output", "--min_lr", "--max_lr", "--steps"],
+    "search": ["--config", "--workdir", "--space", "--method", "--trials", "--rounds", "--epochs",
+               "--validation_split", "--seed"],
     "inspect_net": ["--output", "--width", "--layers", "--seed", "--workdir", "--model",
                     "--layer", "--index", "--max_channels"],
 }
