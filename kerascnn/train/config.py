@@ -89,6 +89,9 @@ KEYS = (
      "googlenet aux_logits=True; GoogLeNet's 0.3); the main head is evaluated and saved"),
     ("train.shuffle_buffer", 10_000, "the training pipeline's shuffle buffer"),
     ("train.eval_every_epoch", True, "also evaluate on the test split after each epoch"),
+    ("train.keep_checkpoints", 0,
+     "K >= 0: keep the last K and the best K (validation top-1) epochs' models in "
+     "checkpoints/ for checkpoint ensembles; 0 = off"),
     ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),
     ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
     ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),

@@ -263,6 +263,7 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     callbacks = [
         backup,
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
+        callbacks_lib.KeepCheckpoints(workdir / callbacks_lib.CHECKPOINTS_DIR, cfg["train"]["keep_checkpoints"]),
         callbacks_lib.LearningRateLogger(),
         keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
         curves.CurvesPNG(workdir / "history.csv", workdir / CURVES_FILE,
