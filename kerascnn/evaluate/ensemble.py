@@ -127,17 +127,18 @@ def scores(probs, labels, num_bins=ECE_BINS):
     return result
 
 
-def member_logits(models, datasets):
+def member_logits(models, dataset, per_member=False):
     """Each model's logits on the same examples, in the same order.
 
     Args:
         models: a list of Keras models returning logits [B, C] (a model with
             auxiliary classifiers is scored by its main head).
-        datasets: one batched dataset of (images, labels), which every model
-            sees batch by batch (one pass, so even a dataset with randomness
-            pairs the members' logits), or a list with one dataset per model
-            (members whose pipelines differ, e.g. in image size; their labels
-            must agree in order).
+        dataset: a batched dataset of (images, labels) (or any iterable of
+            such pairs), which every model sees batch by batch: one pass, so
+            even a dataset with randomness pairs the members' logits.
+        per_member: `dataset` is instead a list with one dataset per model,
+            for members whose pipelines differ (e.g. in image size); their
+            labels must agree in order.
 
     Returns:
         (logits [M, N, C] float32, labels [N] int).
@@ -145,10 +146,11 @@ def member_logits(models, datasets):
     models = [main_head(m) for m in models]
     if not models:
         raise ValueError("An ensemble needs at least one model; got none.")
-    if isinstance(datasets, (list, tuple)):
+    if per_member:
+        datasets = list(dataset)
         if len(datasets) != len(models):
-            raise ValueError(f"Got {len(models)} models but {len(datasets)} datasets; pass one "
-                             "dataset, or one per model.")
+            raise ValueError(f"Got {len(models)} models but {len(datasets)} datasets; "
+                             "per_member=True needs one dataset per model.")
         from kerascnn.evaluate.metrics import predict_logits
 
         outputs = [predict_logits(m, ds) for m, ds in zip(models, datasets)]
@@ -161,7 +163,7 @@ def member_logits(models, datasets):
         logits = [out for out, _ in outputs]
     else:
         logits, targets = [[] for _ in models], []
-        for images, batch_labels in datasets:
+        for images, batch_labels in dataset:
             for out, model in zip(logits, models):
                 out.append(np.asarray(model.predict_on_batch(images)))
             targets.append(_integer_labels(batch_labels))
@@ -257,8 +259,8 @@ def mc_dropout_model(model, seed=None):
         raise ValueError(
             f"Model {model.name!r} has no Dropout layer (nor SpatialDropout, GaussianDropout, "
             "AlphaDropout or StochasticDepth), so Monte Carlo dropout would repeat one "
-            "deterministic pass. Train a model with dropout, e.g. mlp / alexnet / vgg16 with "
-            "dropout_rate > 0, or wide_resnet / densenet / mobilenet with dropout_rate > 0.")
+            "deterministic pass. Train a model with dropout: e.g. mlp, wrn16_8 or densenet40_k12 "
+            "with dropout_rate > 0, or alexnet / vgg16 (dropout_rate 0.5 by default).")
     order = {id(layer): i for i, layer in enumerate(found)}
 
     def clone(layer):

@@ -65,15 +65,20 @@ def plot_reliability(curves, path, title=None, num_bins=15):
                width=width, edgecolor="tab:red", fill=False, hatch="///", linewidth=0.8,
                label="gap to the mean confidence")
         ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfect calibration")
+        for x, n in zip(centers[full], counts[full]):  # sparse bins are noisy: say how sparse
+            ax.text(x, 0.01, str(n), ha="center", va="bottom", fontsize=6, rotation=90,
+                    color="black")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_xlabel("confidence (max probability)")
         ax.set_ylabel("accuracy")
         ece = expected_calibration_error(probs, labels, num_bins)
         ax.set_title(f"{name}\nECE {ece:.4f}, {int(counts.sum())} images", fontsize=9)
-        ax.legend(loc="upper left", fontsize=8)
+    handles, texts = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="lower center", ncol=3, fontsize=8,
+               title="numbers at the bars' feet: images in the bin", title_fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     _io.write_figure_atomic(path, fig)
     plt.close(fig)

@@ -108,9 +108,11 @@ class KeepCheckpoints(keras.callbacks.Callback):
     is the `keep` latest epochs and the `keep` epochs of highest `monitor`
     (ties: the later epoch), so up to 2 x keep files.
 
-    A resumed run (the same folder) keeps the earlier files and index; an
-    entry for an epoch at or after the one `fit` starts at is dropped, as that
-    epoch is trained again.
+    A resumed run (the same folder) keeps the earlier files and index. Placed
+    after `ResumableBackup`, the index never runs ahead of the backup (an
+    entry for an epoch that `fit` trains again would be dropped); a run cut
+    between an epoch's backup and its checkpoint gets that checkpoint when it
+    resumes, from the restored weights, without a `monitor` value.
 
     Args:
         folder: where the files go (a run's `checkpoints/`).
@@ -131,18 +133,26 @@ class KeepCheckpoints(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if not self.keep or self._entries is not None:
             return
-        index = read_checkpoint_index(self.folder) if (self.folder / CHECKPOINT_INDEX).exists() \
-            else {"checkpoints": []}
-        self._entries = [e for e in index["checkpoints"] if e["epoch"] <= epoch]
+        self._entries = self._read(up_to=epoch)
+        if epoch and all(e["epoch"] != epoch for e in self._entries):
+            self._save(epoch - 1, None)  # the restored weights: the end of epoch `epoch`
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.keep:
             return
-        if self._entries is None:
-            self.on_epoch_begin(epoch)
+        if self._entries is None:  # called without on_epoch_begin
+            self._entries = self._read(up_to=epoch)
+        self._save(epoch, (logs or {}).get(self.monitor))
+
+    def _read(self, up_to):
+        if not (self.folder / CHECKPOINT_INDEX).exists():
+            return []
+        return [e for e in read_checkpoint_index(self.folder)["checkpoints"] if e["epoch"] <= up_to]
+
+    def _save(self, epoch, value):
+
         name = f"epoch_{epoch + 1:03d}.keras"
         _io.save_model_atomic(self.model, self.folder / name)
-        value = (logs or {}).get(self.monitor)
         entry = {"epoch": epoch + 1, "file": name,
                  self.monitor: None if value is None else float(value)}
         entries = [e for e in self._entries if e["epoch"] != epoch + 1] + [entry]

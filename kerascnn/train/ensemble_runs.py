@@ -131,7 +131,8 @@ def run_ensemble(workdirs, split=None):
                              f"{workdirs[0]} on {first['name']!r}: an ensemble's members must "
                              "predict the same dataset.")
     datasets = [train_lib.eval_dataset(cfg, train_lib.dataset_info(cfg), split) for cfg, _ in runs]
-    logits, labels = ensemble.member_logits([model for _, model in runs], datasets)
+    logits, labels = ensemble.member_logits([model for _, model in runs], datasets,
+                                            per_member=True)
     report = ensemble.ensemble_report(logits, labels, names=[str(w) for w in workdirs])
     for member, (cfg, _) in zip(report["members"], runs):
         member["model"] = cfg["model"]["name"]

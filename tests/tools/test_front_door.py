@@ -25,7 +25,8 @@ TF_NOISE = re.compile(r"cuda|cuInit|cudart|oneDNN custom operations|cpu_feature_
 # Each tool's own flags, as its --help must list them.
 TOOL_FLAGS = {
     "train": ["--config", "--workdir", "--show_config", "--export", "--name"],
-    "evaluate": ["--workdir", "--checkpoint", "--split", "--tta", "--output", "--confusion_png"],
+    "evaluate": ["--workdir", "--checkpoint", "--split", "--tta", "--output", "--confusion_png",
+                 "--ensemble", "--reliability_png"],
     "export": ["--workdir", "--name", "--export_root", "--checkpoint", "--version",
                "--quantization", "--io_dtype"],
     "costs": ["--model", "--keras_application", "--input_shape", "--classes", "--top", "--all",
