@@ -55,10 +55,17 @@ _ENSEMBLE = flags.DEFINE_string(
 _RELIABILITY_PNG = flags.DEFINE_string(
     "reliability_png", None, "--ensemble's reliability diagram (default: "
     "WORKDIR/reliability_SPLIT_KIND.png).")
+
+
+def _valid_ensemble(value):
+    kind, _, arg = (value or "").partition(":")
+    if kind == "runs":
+        return bool(arg.strip(", "))
+    return value is None or (kind in ENSEMBLE_KINDS and arg.isdigit() and int(arg) >= 1)
+
+
 flags.register_validator(
-    "ensemble", lambda v: v is None or (v.partition(":")[0] in ENSEMBLE_KINDS and (
-        v.partition(":")[2].strip(",") if v.startswith("runs:") else v.partition(":")[2].isdigit()
-        and int(v.partition(":")[2]) >= 1)),
+    "ensemble", _valid_ensemble,
     message="--ensemble must be last:K, best:K, runs:DIR[,DIR...] or mc_dropout:T (K, T >= 1).")
 flags.mark_flags_as_required(["workdir"])
 
@@ -77,6 +84,8 @@ def main(argv):
     from kerascnn.train import train_lib
 
     if _ENSEMBLE.value:
+        if _TTA.value != "none":
+            raise app.UsageError("--tta and --ensemble do not combine; pass one of them.")
         from kerascnn.train import ensemble_runs
 
         report = ensemble_runs.evaluate_ensemble(

@@ -31,6 +31,9 @@ def parse_ensemble(spec):
                          f"mc_dropout:T (kinds {KINDS}).")
     if kind == "runs":
         folders = [v.strip() for v in value.split(",") if v.strip()]
+        if not folders:
+            raise ValueError(f"Ensemble {spec!r}: runs needs run folders after the colon, "
+                             "e.g. runs:runs/b,runs/c.")
         return kind, folders
     if not value.strip().isdigit() or int(value) < 1:
         raise ValueError(f"Ensemble {spec!r}: {kind} needs an integer >= 1 after the colon, "

@@ -122,10 +122,24 @@ def test_an_ensemble_of_runs_and_bad_requests(run, tmp_path):
     assert ensemble_runs.parse_ensemble("runs:a, b") == ("runs", ["a", "b"])
 
 
-def test_the_tool_spells_the_library_kinds():
+def test_the_tool_checks_specs_as_the_library_does():
+    """tools/evaluate.py validates --ensemble at flag parsing with its own copy of the
+    kinds; its validator and `parse_ensemble` accept the same specs."""
     import ast
 
     tree = ast.parse((REPO / "tools" / "evaluate.py").read_text())
     kinds = next(ast.literal_eval(node.value) for node in tree.body
                  if isinstance(node, ast.Assign) and node.targets[0].id == "ENSEMBLE_KINDS")
     assert kinds == ensemble_runs.KINDS
+    function = next(node for node in tree.body
+                    if isinstance(node, ast.FunctionDef) and node.name == "_valid_ensemble")
+    namespace = {"ENSEMBLE_KINDS": kinds}
+    exec(compile(ast.Module([function], []), "evaluate.py", "exec"), namespace)
+    for spec in ("last:3", "best:1", "mc_dropout:30", "runs:a,b", "runs:a", "last:0", "last:",
+                 "best:-1", "mc_dropout:x", "top:3", "runs:", "runs:,", "last", ""):
+        try:
+            ensemble_runs.parse_ensemble(spec)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert namespace["_valid_ensemble"](spec) == accepted, spec
