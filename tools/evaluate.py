@@ -4,6 +4,10 @@
     python tools/evaluate.py --workdir=runs/digits --tta=ten_crop  # averaged over 10 crops
     python tools/evaluate.py --workdir=runs/cifar --tta=multi_scale --tta_scales=32,40,48 --flip
 
+    python tools/evaluate.py --workdir=runs/digits --ensemble=last:5  # checkpoints kept in training
+    python tools/evaluate.py --workdir=runs/a --ensemble=runs:runs/b,runs/c
+    python tools/evaluate.py --workdir=runs/mlp --ensemble=mc_dropout:30
+
 With --tta the raw split's views (kerascnn.augment.test_time.make_views) go
 through the model and the softmax probabilities are averaged per image;
 --flip adds each view's mirror. multi_scale runs a fixed-size model as the
@@ -12,6 +16,14 @@ says why not otherwise.
 The metrics include each class's top-1 (`per_class_top1`); the confusion
 matrix is drawn to --confusion_png (default: confusion_<split>[_<tta>].png in
 the workdir).
+
+With --ensemble the report gives each member's top-1 (top-5), NLL and expected
+calibration error (15 bins) and those of the softmax average; mc_dropout gives
+the model with dropout off and the mean of T passes with only its dropout
+layers sampling, with the mean predictive entropy. The reliability diagram is
+drawn to --reliability_png (default: reliability_<split>_<kind>.png in the
+workdir). last:K / best:K need a run trained with
+--config.train.keep_checkpoints=K (docs/training.md, "Ensembles").
 """
 
 import json
@@ -41,6 +53,27 @@ _FLIP = flags.DEFINE_bool(
     "ten_crop views hold the mirrors already).")
 _CONFUSION_PNG = flags.DEFINE_string(
     "confusion_png", None, "Confusion-matrix PNG (default: WORKDIR/confusion_SPLIT[_TTA].png).")
+# kerascnn.train.ensemble_runs.KINDS, spelled out so that a bad value fails at flag parsing.
+ENSEMBLE_KINDS = ("last", "best", "runs", "mc_dropout")
+_ENSEMBLE = flags.DEFINE_string(
+    "ensemble", None, "last:K | best:K (checkpoints of --workdir kept by "
+    "config.train.keep_checkpoints), runs:DIR[,DIR...] (--workdir's model with these runs'), "
+    "or mc_dropout:T (T passes with dropout on).")
+_RELIABILITY_PNG = flags.DEFINE_string(
+    "reliability_png", None, "--ensemble's reliability diagram (default: "
+    "WORKDIR/reliability_SPLIT_KIND.png).")
+
+
+def _valid_ensemble(value):
+    kind, _, arg = (value or "").partition(":")
+    if kind == "runs":
+        return bool(arg.strip(", "))
+    return value is None or (kind in ENSEMBLE_KINDS and arg.isdigit() and int(arg) >= 1)
+
+
+flags.register_validator(
+    "ensemble", _valid_ensemble,
+    message="--ensemble must be last:K, best:K, runs:DIR[,DIR...] or mc_dropout:T (K, T >= 1).")
 flags.mark_flags_as_required(["workdir"])
 
 
@@ -57,6 +90,18 @@ def main(argv):
     from kerascnn import _io
     from kerascnn.train import train_lib
 
+    if _ENSEMBLE.value:
+        if _TTA.value != "none" or _FLIP.value:
+            raise app.UsageError("--tta / --flip and --ensemble do not combine; pass one of them.")
+        from kerascnn.train import ensemble_runs
+
+        report = ensemble_runs.evaluate_ensemble(
+            _WORKDIR.value, _ENSEMBLE.value, split=_SPLIT.value, checkpoint=_CHECKPOINT.value,
+            reliability_png=_RELIABILITY_PNG.value or _WORKDIR.value)
+        print(json.dumps(report, indent=2))
+        if _OUTPUT.value:
+            _io.write_json_atomic(_OUTPUT.value, report)
+        return
     report = train_lib.evaluate_run(
         _WORKDIR.value, _CHECKPOINT.value, split=_SPLIT.value, tta=_TTA.value, scales=scales,
         resize_to=_TTA_RESIZE_TO.value, flip=_FLIP.value)

@@ -1,9 +1,13 @@
-"""Evaluation: metrics from logits, and test-time-augmented evaluation.
+"""Evaluation: metrics from logits, ensembles and Monte Carlo dropout, calibration,
+and test-time-augmented evaluation.
 
-The metrics take NumPy arrays; `evaluate_tta` (tf.data views) needs TensorFlow
-and loads on first use.
+The metrics and ensembles take NumPy arrays (and Keras models); `evaluate_tta`
+(tf.data views) needs TensorFlow and loads on first use.
 """
 
+from kerascnn.evaluate.ensemble import (average_softmax, expected_calibration_error,
+                                        mc_dropout_model, mc_dropout_predict, member_logits,
+                                        predictive_entropy)
 from kerascnn.evaluate.metrics import cross_entropy, evaluate, predict_logits, topk_accuracy
 
 
@@ -18,4 +22,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'kerascnn.evaluate' has no attribute {name!r}")
 
 
-__all__ = ["cross_entropy", "evaluate", "evaluate_tta", "predict_logits", "topk_accuracy"]
+__all__ = ["average_softmax", "cross_entropy", "evaluate", "evaluate_tta",
+           "expected_calibration_error", "mc_dropout_model", "mc_dropout_predict", "member_logits",
+           "predict_logits", "predictive_entropy", "topk_accuracy"]

@@ -6,7 +6,8 @@ imported on first use, so `import kerascnn` works under any Keras backend.
 """
 
 from kerascnn import _compat
-from kerascnn.train.callbacks import AtomicCheckpoint, LearningRateLogger, ResumableBackup
+from kerascnn.train.callbacks import (AtomicCheckpoint, KeepCheckpoints, LearningRateLogger,
+                                      ResumableBackup)
 from kerascnn.train.config import default_config
 from kerascnn.train.optimizers import SGD, Adam, RMSprop, make_optimizer
 from kerascnn.train.sanity import check_initial_loss
@@ -16,7 +17,8 @@ _SPINE = ("TrainResult", "load_run", "train_and_evaluate")
 _LR_FIND = ("lr_range_test", "plot_lr_range_test")
 
 __all__ = [
-    "Adam", "AtomicCheckpoint", "LearningRateLogger", "RMSprop", "ResumableBackup", "SGD",
+    "Adam", "AtomicCheckpoint", "KeepCheckpoints", "LearningRateLogger", "RMSprop",
+    "ResumableBackup", "SGD",
     "WarmupSchedule",
     "check_initial_loss", "default_config", "make_optimizer", *_SPINE, *_LR_FIND,
 ]

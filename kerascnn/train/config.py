@@ -96,6 +96,9 @@ KEYS = (
      "stop after this many epochs without improvement of early_stopping_monitor and keep the "
      "best epoch's weights; 0: off; needs validation_split > 0"),
     ("train.early_stopping_monitor", "val_loss", "val_loss | val_top1 (on the validation split)"),
+    ("train.keep_checkpoints", 0,
+     "K >= 0: keep the last K and the best K (validation top-1) epochs' models in "
+     "checkpoints/ for checkpoint ensembles; 0 = off"),
     ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),
     ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
     ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),

@@ -59,6 +59,10 @@ def check_config(cfg):
         raise ValueError(f"config.train.label_smoothing must be in [0, 1), got {t['label_smoothing']}.")
     if not t["aux_loss_weight"] >= 0:
         raise ValueError(f"config.train.aux_loss_weight must be >= 0, got {t['aux_loss_weight']!r}.")
+    keep = t["keep_checkpoints"]
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
+        raise ValueError(f"config.train.keep_checkpoints must be an integer >= 0 (0 = off), "
+                         f"got {keep!r}.")
     for key in ("l1", "clip_norm"):
         if isinstance(t[key], bool) or not isinstance(t[key], (int, float)) or not t[key] >= 0:
             raise ValueError(f"config.train.{key} must be a number >= 0, got {t[key]!r}.")

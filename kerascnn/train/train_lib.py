@@ -295,6 +295,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
         backup,
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
+        callbacks_lib.KeepCheckpoints(workdir / callbacks_lib.CHECKPOINTS_DIR,
+                                      t["keep_checkpoints"]),
         callbacks_lib.LearningRateLogger(),
         keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
         curves.CurvesPNG(workdir / "history.csv", workdir / CURVES_FILE,
