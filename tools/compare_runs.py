@@ -36,6 +36,7 @@ def main(argv):
     if len(argv) > 1:
         raise kerascnn_cli.UserError(f"Unexpected arguments: {argv[1:]}")
     import json
+    import math
     import pathlib
 
     workdirs = [pathlib.Path(w) for w in _WORKDIRS.value]
@@ -67,8 +68,9 @@ def main(argv):
         history = curves.read_history(path)
         train = curves.curve(history, _METRIC.value, "train")
         test = curves.curve(history, _METRIC.value, "test")
+        tested = [v for v in test or [] if not math.isnan(v)]
         shown = [f"{train[-1]:13.4g}", f"{test[-1]:9.4g}" if test else f"{'-':>9}",
-                 f"{best(test):9.4g}" if test else f"{'-':>9}",
+                 f"{best(tested):9.4g}" if tested else f"{'-':>9}",
                  f"{secs:7.0f}" if secs is not None else f"{'-':>7}"]
         print(f"{label:<16} {model:<12} {len(train):>6}  " + "  ".join(shown))
     print(f"plot: {_OUTPUT.value}")

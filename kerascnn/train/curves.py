@@ -93,7 +93,7 @@ def plot_runs(runs, png_path, metric="error", panels="family", title=None):
         png_path: the PNG to write.
         metric: one of `METRICS`.
         panels: "family" (one panel per `model_family`, in the runs' order;
-            the panels share the y axis) or "one".
+            the panels share the y axis) or "one". The loss is drawn on a log scale.
         title: the figure's title.
 
     Returns:
@@ -139,6 +139,8 @@ def plot_runs(runs, png_path, metric="error", panels="family", title=None):
     axes[0][0].set_ylabel(ylabel)
     if metric == "error":
         axes[0][0].set_ylim(bottom=0)
+    elif metric == "loss":  # an early test loss can be 1e7 (BN's moving statistics not yet settled)
+        axes[0][0].set_yscale("log")
     fig.suptitle(title or f"{metric}: training dashed, test bold", fontsize=10)
     fig.tight_layout()
     _io.write_figure_atomic(png_path, fig)

@@ -98,7 +98,7 @@ def test_plot_runs_one_panel_of_loss_and_its_errors(tmp_path):
     b = write_history(tmp_path / "b.csv", [0.1, 0.2, 0.4], loss=[2.2, 1.1, 0.7])
     fig = curves.plot_runs([("a", "plain20", a), ("b", "resnet20", b)], tmp_path / "l.png",
                            metric="loss", panels="one")
-    assert len(fig.axes) == 1
+    assert len(fig.axes) == 1 and fig.axes[0].get_yscale() == "log"
     lines = {line.get_label(): line.get_ydata().tolist() for line in fig.axes[0].get_lines()}
     assert lines == {"a training": [2.5, 1.5], "b training": [2.2, 1.1, 0.7]}  # a has no val_loss
     with pytest.raises(ValueError, match="metric must be one of .*'error'.*got 'acc'"):
