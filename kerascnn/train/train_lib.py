@@ -298,8 +298,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         callbacks_lib.KeepCheckpoints(workdir / callbacks_lib.CHECKPOINTS_DIR,
                                       t["keep_checkpoints"]),
         callbacks_lib.LearningRateLogger(),
-        keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
-        curves.CurvesPNG(workdir / "history.csv", workdir / CURVES_FILE,
+        keras.callbacks.CSVLogger(str(workdir / curves.HISTORY_FILE), append=True),
+        curves.CurvesPNG(workdir / curves.HISTORY_FILE, workdir / CURVES_FILE,
                          f"{cfg['model']['name']} on {d['name']}"),
         keras.callbacks.TensorBoard(str(workdir / "tensorboard"), update_freq="epoch"),
     ]

@@ -41,6 +41,7 @@ TOOL_FLAGS = {
                "--validation_split", "--seed"],
     "inspect_net": ["--output", "--width", "--layers", "--seed", "--workdir", "--model",
                     "--layer", "--index", "--max_channels"],
+    "compare_runs": ["--workdirs", "--labels", "--metric", "--panels", "--output", "--title"],
 }
 
 

@@ -1,0 +1,25 @@
+"""The degradation experiment on the digits (He et al. 2016, Fig. 6): plain-20.
+
+ResNet-20's 19 convolutions with BN and ReLU, without the shortcuts (Fig. 6
+left). The recipe of configs/degradation_digits.py (the paper's CIFAR-10
+recipe at the digits' scale; its docstring gives it), which this file calls
+with model="plain20": the four configs differ only in model.name.
+
+    python tools/train.py --config=configs/plain20_digits.py --workdir=runs/degradation/plain20
+
+docs/training.md ("The degradation experiment") gives the measured training
+and test errors beside the other three and the seconds.
+"""
+
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "degradation_digits", pathlib.Path(__file__).with_name("degradation_digits.py")
+)
+_recipe = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_recipe)
+
+
+def get_config():
+    return _recipe.get_config(model="plain20")
