@@ -38,6 +38,7 @@ TOOL_FLAGS = {
     "lr_find": ["--config", "--output", "--min_lr", "--max_lr", "--steps"],
     "inspect_net": ["--output", "--width", "--layers", "--seed", "--workdir", "--model",
                     "--layer", "--index", "--max_channels"],
+    "retrieve": ["--workdir", "--output", "--k", "--queries", "--split", "--seed", "--checkpoint"],
 }
 
 
