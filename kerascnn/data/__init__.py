@@ -18,6 +18,7 @@ from kerascnn.data.stats import (  # noqa: E402
     compute_mean_std,
     pca_lighting_basis,
 )
+from kerascnn.data.subset import select_classes, subset_info  # noqa: E402
 
 __all__ = [
     "DatasetInfo",
@@ -28,6 +29,8 @@ __all__ = [
     "info",
     "load",
     "pca_lighting_basis",
+    "select_classes",
     "steps_per_epoch",
+    "subset_info",
     "train_pipeline",
 ]

@@ -15,12 +15,13 @@ from kerascnn.train.schedules import WarmupSchedule
 
 _SPINE = ("TrainResult", "load_run", "train_and_evaluate")
 _LR_FIND = ("lr_range_test", "plot_lr_range_test")
+_TRANSFER = ("transfer",)
 
 __all__ = [
     "Adam", "AtomicCheckpoint", "KeepCheckpoints", "LearningRateLogger", "RMSprop",
     "ResumableBackup", "SGD",
     "WarmupSchedule",
-    "check_initial_loss", "default_config", "make_optimizer", *_SPINE, *_LR_FIND,
+    "check_initial_loss", "default_config", "make_optimizer", *_SPINE, *_LR_FIND, *_TRANSFER,
 ]
 
 
@@ -35,4 +36,10 @@ def __getattr__(name):
         from kerascnn.train import lr_find
 
         return getattr(lr_find, name)
+    if name in _TRANSFER:
+        _compat.require_tensorflow(f"kerascnn.train.{name}")
+        # The module is not named `transfer`: importing it would shadow this function.
+        from kerascnn.train import transfer_learning
+
+        return transfer_learning.transfer
     raise AttributeError(f"module 'kerascnn.train' has no attribute {name!r}")

@@ -35,6 +35,8 @@ KEYS = (
     ("data.manual_dir", _OPTIONAL_STR, "TFDS manual_dir (imagenet2012's tar files)"),
     ("data.train_split", "train", "the split trained on"),
     ("data.test_split", "test", "the split evaluated and reported"),
+    ("data.classes", (), "class indices to train and test on, relabelled 0..len-1 in this "
+     "order; () = all (transfer learning: a backbone on some classes, a head on others)"),
     ("data.image_size", 32, "the square size images are cropped / resized to"),
     ("augment.crop", "pad_crop", "pad_crop | resize | scale_aug | random_resized_crop"),
     ("augment.padding", 4, "pixels of zero padding before the pad_crop crop"),
@@ -99,6 +101,17 @@ KEYS = (
     ("train.keep_checkpoints", 0,
      "K >= 0: keep the last K and the best K (validation top-1) epochs' models in "
      "checkpoints/ for checkpoint ensembles; 0 = off"),
+    ("transfer.backbone", _OPTIONAL_STR,
+     "a trained model (.keras file or run folder) whose features get a new head; None: "
+     "config.model is trained from scratch (docs/training.md, \"Transfer learning\")"),
+    ("transfer.mode", "linear_probe",
+     "linear_probe (the backbone frozen, a linear classifier on its features) | fine_tune "
+     "(the last fine_tune_stages stages trained too)"),
+    ("transfer.fine_tune_stages", 1,
+     "fine_tune: how many stages (feature-map sizes), counted from the top, are trained"),
+    ("transfer.backbone_lr_multiplier", 0.1,
+     "fine_tune: the backbone's learning rate is train.learning_rate times this (a second "
+     "optimizer of the same kind); in (0, 1]"),
     ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),
     ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
     ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),

@@ -1,5 +1,7 @@
 """Optimizers, with weight decay as the papers apply it."""
 
+import re
+
 import keras
 from keras import ops
 
@@ -113,3 +115,50 @@ def make_optimizer(name, learning_rate, momentum=0.9, nesterov=False, weight_dec
     if name == "adam":
         return Adam(learning_rate, l2=weight_decay, l1=l1, **clip)
     return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, **clip)
+
+
+@keras.saving.register_keras_serializable(package="kerascnn")
+class TwoRateOptimizer(keras.optimizers.MultiOptimizer):
+    """Keras's `MultiOptimizer` with two optimizers: `head` for the variables of
+    the layers named in `head_layers`, `backbone` for every other one.
+
+    Fine-tuning trains the backbone at a smaller rate than the new head. Keras 3
+    has no per-variable learning rate, and scaling the backbone's gradients
+    equals scaling its rate only for plain SGD (Adam and RMSprop divide the
+    scale away; momentum and weight decay do not scale with it), so the two
+    groups get two optimizers of the same kind whose schedules differ by a
+    factor. Each keeps its own slots and step counter. `learning_rate` is the
+    head's (what `LearningRateLogger` records); gradient clipping
+    (`global_clipnorm`) applies to each group apart.
+
+    Args:
+        head: the optimizer of the head's variables.
+        backbone: the optimizer of the other trainable variables.
+        head_layers: names of the layers that `head` updates.
+    """
+
+    def __init__(self, head=None, backbone=None, head_layers=("predictions",), optimizer_map=None,
+                 **kwargs):
+        if optimizer_map is None:
+            if head is None or backbone is None:
+                raise ValueError("TwoRateOptimizer needs a head and a backbone optimizer.")
+            patterns = "|".join(re.escape(name) for name in head_layers)
+            optimizer_map = keras.optimizers.OptimizerMap(backbone, {f"({patterns})/.*": head})
+        super().__init__(optimizer_map, **kwargs)
+
+    @property
+    def head(self):
+        return next(iter(self._optimizer_map.values()))
+
+    @property
+    def backbone(self):
+        return self._optimizer_map.default_optimizer
+
+    @property
+    def learning_rate(self):
+        return self.head.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        raise AttributeError("Set the learning rate of TwoRateOptimizer.head or .backbone.")
+

@@ -2,10 +2,12 @@
 the upgrade of older run folders' configs to today's keys."""
 
 import json
+import pathlib
 
 from kerascnn import _checks as checks
 from kerascnn import registry
 from kerascnn.train import config as config_lib
+from kerascnn.models.backbone import MODES as TRANSFER_MODES
 from kerascnn.train import early_stopping, optimizers, schedules
 
 
@@ -92,6 +94,12 @@ def check_config(cfg):
     if t["early_stopping_monitor"] not in early_stopping.MONITORS:
         raise ValueError(f"config.train.early_stopping_monitor must be one of "
                          f"{early_stopping.MONITORS}, got {t['early_stopping_monitor']!r}.")
+    classes = cfg["data"]["classes"]
+    if classes and (isinstance(classes, str) or not all(checks.is_int(c) and c >= 0 for c in classes)
+                    or len(set(classes)) != len(classes) or len(classes) < 2):
+        raise ValueError(f"config.data.classes must be () (all) or at least 2 distinct class "
+                         f"indices >= 0, got {classes!r}.")
+    _check_transfer(cfg)
     size = cfg["data"]["image_size"]
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
@@ -111,6 +119,31 @@ def check_config(cfg):
     registry.get_builder(cfg["model"]["name"])  # an unknown model fails here
 
 
+def _check_transfer(cfg):
+    """config.transfer: a backbone that exists, a known mode, numbers in range."""
+    t = cfg["transfer"]
+    if t["mode"] not in TRANSFER_MODES:
+        raise ValueError(f"config.transfer.mode must be one of {TRANSFER_MODES}, got {t['mode']!r}.")
+    stages = t["fine_tune_stages"]
+    if not checks.is_int(stages) or stages < 1:
+        raise ValueError(f"config.transfer.fine_tune_stages must be an integer >= 1, got {stages!r}.")
+    m = t["backbone_lr_multiplier"]
+    if isinstance(m, bool) or not isinstance(m, (int, float)) or not 0 < m <= 1:
+        raise ValueError(f"config.transfer.backbone_lr_multiplier must be a number in (0, 1], "
+                         f"got {m!r}.")
+    if t["backbone"] is None:
+        return
+    path = pathlib.Path(t["backbone"]).expanduser()
+    # A folder is read as a run folder (train_lib.load_run says what it lacks).
+    if not path.is_dir() and (not path.is_file() or path.suffix != ".keras"):
+        raise ValueError(f"config.transfer.backbone={t['backbone']!r} is neither a .keras file "
+                         "nor a run folder" + ("" if path.exists() else " (nothing is there)") + ".")
+    if cfg["model"]["kwargs"]:
+        raise ValueError("config.model.kwargs builds a model from scratch; with "
+                         "config.transfer.backbone set the model is the backbone's (got "
+                         f"model.kwargs {sorted(cfg['model']['kwargs'])}).")
+
+
 def warmup_epochs(cfg):
     """config.train.warmup_epochs, capped at `MAX_WARMUP_FRACTION` of training."""
     t = cfg["train"]
@@ -127,7 +160,9 @@ def upgrade_config(cfg):
                "eval": {"resize": augment["eval_resize"]}}
     default = config_to_dict(config_lib.default_config())
     for section, keys in default.items():
-        if isinstance(keys, dict) and isinstance(cfg.get(section), dict):
+        if isinstance(keys, dict) and section not in cfg:  # a section added since (transfer)
+            cfg = {**cfg, section: keys}
+        elif isinstance(keys, dict) and isinstance(cfg.get(section), dict):
             added = {k: v for k, v in keys.items() if k not in cfg[section]}
             if added:
                 cfg = {**cfg, section: {**cfg[section], **added}}

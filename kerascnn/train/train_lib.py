@@ -15,6 +15,7 @@ import keras
 from kerascnn import _io, data, evaluate, models, registry
 from kerascnn.augment import crops
 from kerascnn.data.datasets import FOLDER_PREFIX
+from kerascnn.models import backbone
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.train import curves, early_stopping, optimizers, sanity, schedules
@@ -84,6 +85,10 @@ def check_classes(cfg, info):
 def build_model(cfg, info, image_shape, train_raw=None):
     """The config's model for images of `image_shape` (H, W, C) from a dataset
     described by `info`."""
+    t = cfg["transfer"]
+    if t["backbone"]:  # the backbone's features and a new head (docs/training.md)
+        return backbone.replace_head(load_backbone(t["backbone"]), info.num_classes, t["mode"],
+                                     t["fine_tune_stages"])
     kwargs = dict(cfg["model"]["kwargs"])
     kwargs.setdefault("input_shape", tuple(image_shape))
     given = kwargs.get("classes", kwargs.get("num_classes"))
@@ -135,7 +140,8 @@ def check_input_fits(model, dataset):
 def load_split(cfg, split):
     """The raw (image, label) examples of one split of the config's dataset."""
     d = cfg["data"]
-    return data.load(d["name"], split, data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    ds = data.load(d["name"], split, data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    return data.select_classes(ds, d["classes"]) if d["classes"] else ds
 
 
 def eval_dataset(cfg, info, split=None, batch_size=None):
@@ -193,27 +199,34 @@ def _kwargs(section):
     return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
 
 
-def make_schedule(cfg, steps_per_epoch):
+def make_schedule(cfg, steps_per_epoch, scale=1.0):
+    """The config's learning-rate schedule, its rates times `scale`."""
     t = cfg["train"]
     return schedules.WarmupSchedule(
-        base_learning_rate=t["learning_rate"],
+        base_learning_rate=t["learning_rate"] * scale,
         total_steps=t["epochs"] * steps_per_epoch,
         warmup_steps=int(round(warmup_epochs(cfg) * steps_per_epoch)),
         decay=t["schedule"],
         boundaries=[int(round(e * steps_per_epoch)) for e in t["lr_decay_epochs"]],
         decay_rate=t["lr_decay_rate"],
-        final_learning_rate=t["final_learning_rate"],
+        final_learning_rate=t["final_learning_rate"] * scale,
         decay_k=t["lr_decay_k"] / steps_per_epoch,
     )
 
 
 def compile_model(model, cfg, steps_per_epoch, num_classes):
     t = cfg["train"]
-    optimizer = optimizers.make_optimizer(
-        t["optimizer"], make_schedule(cfg, steps_per_epoch), momentum=t["momentum"],
-        nesterov=t["nesterov"], weight_decay=t["weight_decay"], l1=t["l1"],
-        clip_norm=t["clip_norm"] or None,
-    )
+
+    def make(scale=1.0):
+        return optimizers.make_optimizer(
+            t["optimizer"], make_schedule(cfg, steps_per_epoch, scale), momentum=t["momentum"],
+            nesterov=t["nesterov"], weight_decay=t["weight_decay"], l1=t["l1"],
+            clip_norm=t["clip_norm"] or None)
+
+    optimizer = make()
+    if cfg["transfer"]["backbone"] and cfg["transfer"]["mode"] == "fine_tune":
+        optimizer = optimizers.TwoRateOptimizer(
+            optimizer, make(cfg["transfer"]["backbone_lr_multiplier"]))
     metrics = [keras.metrics.CategoricalAccuracy(name="top1")]
     if num_classes > 5:
         metrics.append(keras.metrics.TopKCategoricalAccuracy(k=5, name="top5"))
@@ -357,7 +370,14 @@ def _num_examples(ds, info, split):
 
 def dataset_info(cfg):
     d = cfg["data"]
-    return data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    info = data.info(d["name"], data_dir=d["data_dir"], manual_dir=d["manual_dir"])
+    return data.subset_info(info, d["classes"]) if d["classes"] else info
+
+
+def load_backbone(path):
+    """The model of a .keras file or of a run folder (`load_run`)."""
+    path = pathlib.Path(path).expanduser()
+    return load_run(path)[1] if path.is_dir() else _io.load_model(path)
 
 
 def load_run(workdir, checkpoint=None):

@@ -42,6 +42,7 @@ TOOL_FLAGS = {
     "inspect_net": ["--output", "--width", "--layers", "--seed", "--workdir", "--model",
                     "--layer", "--index", "--max_channels"],
     "compare_runs": ["--workdirs", "--labels", "--metric", "--panels", "--output", "--title"],
+    "retrieve": ["--workdir", "--output", "--k", "--queries", "--split", "--seed", "--checkpoint"],
 }
 
 
