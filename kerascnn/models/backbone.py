@@ -15,6 +15,12 @@ import keras
 from kerascnn.layers import ImageNormalization, MeanImageNormalization
 
 MODES = ("linear_probe", "fine_tune")
+# "pooled": what the classifier reads (after the global pooling, or fc2);
+# "map": the last feature map before the pooling (or flatten), flattened, so
+# the head also sees where things are.
+FEATURES = ("pooled", "map")
+_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D,
+          keras.layers.Flatten)
 
 
 # Fixed statistics, not features: in no stage, never trained.
@@ -25,15 +31,20 @@ def _producer(tensor):
     return tensor._keras_history.operation  # as kerascnn.export.fold reads it
 
 
-def feature_tensor(model):
+def feature_tensor(model, features="pooled"):
     """The features `model`'s classifier reads: the input of its final `Dense`,
     before any dropout (the global-pool output for most families, fc2's for
     VGG). A model without a top (`include_top=False, pooling="avg"`) is its
-    own feature extractor.
+    own feature extractor. With `features="map"`, the feature map the global
+    pooling (or the flatten) reads instead: [B, H, W, C].
 
     Raises:
-        ValueError: the output is neither a `Dense` nor rank-2 features.
+        ValueError: the output is neither a `Dense` nor rank-2 features, or
+            ("map") no global pooling or flatten leads to them.
     """
+    if features not in FEATURES:
+        raise ValueError(f"features must be one of {FEATURES}, got {features!r}.")
+    kind = features
     output = model.outputs[0]
     layer = _producer(output)
     if isinstance(layer, keras.layers.Dense):
@@ -51,12 +62,34 @@ def feature_tensor(model):
     if len(features.shape) != 2:
         raise ValueError(f"The features of model {model.name!r} have shape "
                          f"{tuple(features.shape)}; expected (batch, channels).")
-    return features
+    return _feature_map(model, features) if kind == "map" else features
 
 
-def feature_extractor(model):
-    """A model from `model`'s inputs to `feature_tensor(model)`, sharing its layers."""
-    return keras.Model(model.inputs[0], feature_tensor(model), name=f"{model.name}_features")
+def _feature_map(model, pooled):
+    """The rank-4 input of the global pooling (or flatten) that `pooled` comes from."""
+    tensor = pooled
+    while True:
+        layer = _producer(tensor)
+        inputs = [] if isinstance(layer, keras.layers.InputLayer) else (
+            layer.input if isinstance(layer.input, (list, tuple)) else [layer.input])
+        if len(inputs) != 1:
+            raise ValueError(f"Model {model.name!r} has no global pooling or flatten before its "
+                             "classifier: features='map' needs one; use features='pooled'.")
+        if isinstance(layer, _POOLS) and len(inputs[0].shape) == 4:
+            if isinstance(_producer(inputs[0]), keras.layers.InputLayer):
+                raise ValueError(f"Model {model.name!r} flattens its input image: its 'map' "
+                                 "would be the pixels; use features='pooled'.")
+            return inputs[0]
+        tensor = inputs[0]
+
+
+def feature_extractor(model, features="pooled"):
+    """A model from `model`'s inputs to `feature_tensor(model, features)`, sharing its
+    layers; a feature map ("map") is flattened."""
+    tensor = feature_tensor(model, features)
+    if len(tensor.shape) == 4:
+        tensor = keras.layers.Flatten(name="feature_map_flatten")(tensor)
+    return keras.Model(model.inputs[0], tensor, name=f"{model.name}_features")
 
 
 def stages(model):
@@ -89,7 +122,7 @@ def stage_names(model):
     return [name for name, _ in stages(feature_extractor(model))]
 
 
-def replace_head(model, num_classes, mode="linear_probe", fine_tune_stages=1):
+def replace_head(model, num_classes, mode="linear_probe", fine_tune_stages=1, features="pooled"):
     """`model`'s features with a new `Dense(num_classes)` head named "predictions".
 
     The head starts at zero, so its first loss is ln C exactly (the notes'
@@ -105,6 +138,8 @@ def replace_head(model, num_classes, mode="linear_probe", fine_tune_stages=1):
             stages trained with the head; the earlier ones frozen).
         fine_tune_stages: how many stages, counted from the top, are trained
             in "fine_tune" mode.
+        features: "pooled" (what the old classifier read) or "map" (the last
+            feature map, flattened: `feature_tensor`).
 
     Returns:
         A new, uncompiled `keras.Model` sharing `model`'s layers (and weights).
@@ -113,7 +148,7 @@ def replace_head(model, num_classes, mode="linear_probe", fine_tune_stages=1):
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}.")
-    extractor = feature_extractor(model)
+    extractor = feature_extractor(model, features)
     found = stages(extractor)
     trained = []
     if mode == "fine_tune":

@@ -107,6 +107,9 @@ KEYS = (
     ("transfer.mode", "linear_probe",
      "linear_probe (the backbone frozen, a linear classifier on its features) | fine_tune "
      "(the last fine_tune_stages stages trained too)"),
+    ("transfer.features", "pooled",
+     "pooled (what the backbone's classifier read) | map (its last feature map before the "
+     "global pooling, flattened)"),
     ("transfer.fine_tune_stages", 1,
      "fine_tune: how many stages (feature-map sizes), counted from the top, are trained"),
     ("transfer.backbone_lr_multiplier", 0.1,

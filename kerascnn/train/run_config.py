@@ -7,6 +7,7 @@ import pathlib
 from kerascnn import _checks as checks
 from kerascnn import registry
 from kerascnn.train import config as config_lib
+from kerascnn.models.backbone import FEATURES as TRANSFER_FEATURES
 from kerascnn.models.backbone import MODES as TRANSFER_MODES
 from kerascnn.train import early_stopping, optimizers, schedules
 
@@ -124,6 +125,9 @@ def _check_transfer(cfg):
     t = cfg["transfer"]
     if t["mode"] not in TRANSFER_MODES:
         raise ValueError(f"config.transfer.mode must be one of {TRANSFER_MODES}, got {t['mode']!r}.")
+    if t["features"] not in TRANSFER_FEATURES:
+        raise ValueError(f"config.transfer.features must be one of {TRANSFER_FEATURES}, "
+                         f"got {t['features']!r}.")
     stages = t["fine_tune_stages"]
     if not checks.is_int(stages) or stages < 1:
         raise ValueError(f"config.transfer.fine_tune_stages must be an integer >= 1, got {stages!r}.")

@@ -88,7 +88,7 @@ def build_model(cfg, info, image_shape, train_raw=None):
     t = cfg["transfer"]
     if t["backbone"]:  # the backbone's features and a new head (docs/training.md)
         return backbone.replace_head(load_backbone(t["backbone"]), info.num_classes, t["mode"],
-                                     t["fine_tune_stages"])
+                                     t["fine_tune_stages"], t["features"])
     kwargs = dict(cfg["model"]["kwargs"])
     kwargs.setdefault("input_shape", tuple(image_shape))
     given = kwargs.get("classes", kwargs.get("num_classes"))

@@ -19,7 +19,7 @@ from kerascnn.models import backbone as backbone_lib
 from kerascnn.train import train_lib
 
 
-def transfer(backbone, num_classes, mode="linear_probe", fine_tune_stages=1):
+def transfer(backbone, num_classes, mode="linear_probe", fine_tune_stages=1, features="pooled"):
     """A trained network's features with a new `Dense(num_classes)` head.
 
     Args:
@@ -33,6 +33,10 @@ def transfer(backbone, num_classes, mode="linear_probe", fine_tune_stages=1):
             give them a smaller rate than the head).
         fine_tune_stages: stages trained in "fine_tune" mode, counted from the
             top; `kerascnn.models.backbone.stage_names(model)` lists them.
+        features: "pooled", the features the old classifier read, or "map",
+            the last feature map before the global pooling, flattened (for
+            the digits the better probe: the pooling forgets where strokes
+            are; docs/training.md).
 
     Returns:
         An uncompiled `keras.Model` whose output layer is "predictions"
@@ -40,7 +44,7 @@ def transfer(backbone, num_classes, mode="linear_probe", fine_tune_stages=1):
     """
     if not isinstance(backbone, keras.Model):
         backbone = train_lib.load_backbone(backbone)
-    return backbone_lib.replace_head(backbone, num_classes, mode, fine_tune_stages)
+    return backbone_lib.replace_head(backbone, num_classes, mode, fine_tune_stages, features)
 
 
 def extract_features(model, dataset):

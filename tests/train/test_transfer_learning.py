@@ -93,12 +93,20 @@ def test_digits_5to9_fine_tuning_beats_the_linear_probe(backbone_run):
                  optimizers.TwoRateOptimizer(keras.optimizers.Adam(0.01),
                                              keras.optimizers.Adam(0.001)),
                  xtr[idx], ytr[idx], 60).evaluate(xte, yte, verbose=0)[1]
+    keras.utils.set_random_seed(0)
+    probe_map = _fit(transfer_learning.transfer(workdir, 5, features="map"),
+                     keras.optimizers.Adam(0.01), xtr[idx], ytr[idx], 60).evaluate(
+        xte, yte, verbose=0)[1]
     raw = LogisticRegression(max_iter=5000).fit(
         xtr[idx][..., 0].reshape(len(idx), -1) / 255, ytr[idx]).score(
         xte[..., 0].reshape(len(xte), -1) / 255, yte)
-    print(f"raw-pixel logistic regression {raw:.3f}, probe {probe:.3f}, fine-tune {tuned:.3f}")
+    print(f"raw-pixel logistic regression {raw:.3f}, probe {probe:.3f}, probe on the map "
+          f"{probe_map:.3f}, fine-tune {tuned:.3f}")
     assert probe > 0.6  # chance is 0.2
     assert tuned > probe + 0.05
+    # The global pooling forgets where the strokes are; the flattened last map keeps it
+    # (measured 0.950 / 0.928 / 0.911 against 0.806 / 0.844 / 0.822, seeds 0-2).
+    assert probe_map > probe + 0.05
 
 
 def _resnet():
