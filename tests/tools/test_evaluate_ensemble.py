@@ -37,11 +37,17 @@ def mlp_config():
     return config
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("ensemble") / "run"
-    train.train_and_evaluate(mlp_config(), workdir, verbose=0)
-    return workdir
+def test_a_run_with_kept_checkpoints_through_every_ensemble(tmp_path):
+    """Everything that needs the trained run, in one test: a module fixture would be
+    trained once per xdist worker."""
+    run = tmp_path / "run"
+    train.train_and_evaluate(mlp_config(), run, verbose=0)
+    _the_run_keeps_the_last_and_the_best_checkpoints(run)
+    _mc_dropout_is_less_sure_of_noise_than_of_digits(run)
+    (tmp_path / "tool").mkdir()
+    _evaluate_tool_averages_the_last_checkpoints(run, tmp_path / "tool")
+    (tmp_path / "runs").mkdir()
+    _an_ensemble_of_runs_and_bad_requests(run, tmp_path / "runs")
 
 
 def np_softmax(z):
@@ -49,7 +55,7 @@ def np_softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def test_the_run_keeps_the_last_and_the_best_checkpoints(run):
+def _the_run_keeps_the_last_and_the_best_checkpoints(run):
     with open(run / "history.csv") as f:
         values = [float(row["val_top1"]) for row in csv.DictReader(f)]
     assert len(values) == EPOCHS
@@ -64,7 +70,7 @@ def test_the_run_keeps_the_last_and_the_best_checkpoints(run):
                                [values[e - 1] for e in kept], rtol=1e-6)
 
 
-def test_mc_dropout_is_less_sure_of_noise_than_of_digits(run):
+def _mc_dropout_is_less_sure_of_noise_than_of_digits(run):
     """The done-when: the mean predictive entropy H[mean p] of T = 20 passes is higher on
     uniform-noise images than on the test digits."""
     report, _ = ensemble_runs.mc_dropout_run(run, passes=20, seed=0)
@@ -77,7 +83,7 @@ def test_mc_dropout_is_less_sure_of_noise_than_of_digits(run):
     assert on_noise.entropy.max() <= np.log(10) + 1e-9
 
 
-def test_evaluate_tool_averages_the_last_checkpoints(run, tmp_path):
+def _evaluate_tool_averages_the_last_checkpoints(run, tmp_path):
     out = tmp_path / "report.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     done = subprocess.run(
@@ -105,7 +111,7 @@ def test_evaluate_tool_averages_the_last_checkpoints(run, tmp_path):
     assert (run / "reliability_test_last.png").stat().st_size > 0
 
 
-def test_an_ensemble_of_runs_and_bad_requests(run, tmp_path):
+def _an_ensemble_of_runs_and_bad_requests(run, tmp_path):
     twin = tmp_path / "twin"
     shutil.copytree(run, twin)
     report, _ = ensemble_runs.run_ensemble([run, twin])

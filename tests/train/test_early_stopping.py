@@ -1,6 +1,7 @@
 """Early stopping with the best weights restored, resumable; the validation split."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -90,13 +91,14 @@ def _config():
     return c
 
 
-@pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("early")
+@pytest.fixture
+def stopped_run(tmp_path):
+    workdir = tmp_path / "early"
     return train.train_and_evaluate(_config(), workdir, verbose=0), workdir
 
 
-def test_a_run_stops_early_and_keeps_the_best_epoch(stopped_run):
+def test_a_run_stops_early_keeps_the_best_epoch_and_is_not_retrained(stopped_run, tmp_path,
+                                                                      monkeypatch):
     result, workdir = stopped_run
     m = result.metrics
     history = np.genfromtxt(workdir / "history.csv", delimiter=",", names=True)
@@ -112,13 +114,10 @@ def test_a_run_stops_early_and_keeps_the_best_epoch(stopped_run):
         batch_size=64, image_size=8, num_classes=10)
     assert evaluate.evaluate(model, held_out)["loss"] == pytest.approx(m["best_val_loss"], abs=1e-4)
 
-
-def test_a_rerun_after_the_stop_trains_no_more(stopped_run, tmp_path, monkeypatch):
-    _, workdir = stopped_run
-    # A kill after the stop, before model.keras / metrics.json were written.
+    # A kill after the stop, before model.keras / metrics.json were written: the
+    # rerun trains no more (one test with the above: a module fixture trains once
+    # per xdist worker).
     copy = tmp_path / "copy"
-    import shutil
-
     shutil.copytree(workdir, copy)
     (copy / "model.keras").unlink()
     (copy / "metrics.json").unlink()

@@ -65,50 +65,6 @@ def _fit(model, optimizer, x, y, epochs):
     return model
 
 
-def test_the_backbone_trains_on_the_chosen_classes(backbone_run):
-    result, workdir = backbone_run
-    metrics = json.loads((workdir / "metrics.json").read_text())
-    assert metrics["num_examples"] == 180  # the 0-4 of the 360 test digits (stratified)
-    assert metrics["expected_initial_loss"] == round(np.log(5), 4)
-    assert result.model.output_shape == (None, 5) and metrics["top1"] > 0.9
-
-
-@pytest.mark.slow
-def test_digits_5to9_fine_tuning_beats_the_linear_probe(backbone_run):
-    """20 labelled digits per class of 5-9 (few-shot), scored on the 180 test 5-9.
-
-    Measured (docs/training.md): the raw-pixel logistic regression 0.944 / 0.956
-    (seeds 0 / 1) beats the probe on the 0-4 backbone's pooled features
-    (0.806 / 0.844); fine-tuning conv4 (0.939 / 0.950) beats the probe by 10+ points.
-    """
-    _, workdir = backbone_run
-    xtr, ytr = _arrays(range(5, 10), "train")
-    xte, yte = _arrays(range(5, 10), "test")
-    idx = _few_shot(ytr, 20, seed=0)
-    keras.utils.set_random_seed(0)
-    probe = _fit(transfer_learning.transfer(workdir, 5), keras.optimizers.Adam(0.01),
-                 xtr[idx], ytr[idx], 60).evaluate(xte, yte, verbose=0)[1]
-    keras.utils.set_random_seed(0)
-    tuned = _fit(transfer_learning.transfer(workdir, 5, "fine_tune", 1),
-                 optimizers.TwoRateOptimizer(keras.optimizers.Adam(0.01),
-                                             keras.optimizers.Adam(0.001)),
-                 xtr[idx], ytr[idx], 60).evaluate(xte, yte, verbose=0)[1]
-    keras.utils.set_random_seed(0)
-    probe_map = _fit(transfer_learning.transfer(workdir, 5, features="map"),
-                     keras.optimizers.Adam(0.01), xtr[idx], ytr[idx], 60).evaluate(
-        xte, yte, verbose=0)[1]
-    raw = LogisticRegression(max_iter=5000).fit(
-        xtr[idx][..., 0].reshape(len(idx), -1) / 255, ytr[idx]).score(
-        xte[..., 0].reshape(len(xte), -1) / 255, yte)
-    print(f"raw-pixel logistic regression {raw:.3f}, probe {probe:.3f}, probe on the map "
-          f"{probe_map:.3f}, fine-tune {tuned:.3f}")
-    assert probe > 0.6  # chance is 0.2
-    assert tuned > probe + 0.05
-    # The global pooling forgets where the strokes are; the flattened last map keeps it
-    # (measured 0.950 / 0.928 / 0.911 against 0.806 / 0.844 / 0.822, seeds 0-2).
-    assert probe_map > probe + 0.05
-
-
 def _resnet():
     return kerascnn.create_model("resnet20", num_classes=3, input_shape=(16, 16, 3))
 
@@ -186,21 +142,6 @@ def test_nearest_neighbours_match_a_brute_force_search():
         transfer_learning.nearest_neighbours(queries, database, 51)
 
 
-def test_transfer_config_runs_through_the_spine_and_retrieves(backbone_run, tmp_path):
-    _, workdir = backbone_run
-    cfg = _config(data__classes=[5, 6, 7, 8, 9], transfer__backbone=str(workdir),
-                  train__epochs=1, train__optimizer="adam", train__learning_rate=0.01,
-                  train__weight_decay=0.0)
-    result = train.train_and_evaluate(cfg, tmp_path / "probe", verbose=0)
-    assert result.metrics["trainable_params"] == 64 * 5 + 5  # the new head alone
-    assert result.metrics["initial_loss"] == pytest.approx(np.log(5), abs=1e-4)  # zero head
-    assert (tmp_path / "probe" / "curves.png").exists()
-    report = transfer_learning.retrieve_run(tmp_path / "probe", tmp_path / "r.png", k=3,
-                                            num_queries=4)
-    assert (tmp_path / "r.png").exists() and len(report["queries"]) == 4
-    assert all(len(q["neighbours"]) == 3 for q in report["queries"])
-
-
 @pytest.mark.parametrize("key, value, message", [
     ("mode", "probe", "config.transfer.mode must be one of"),
     ("fine_tune_stages", 0, "fine_tune_stages must be an integer >= 1, got 0"),
@@ -221,3 +162,59 @@ def test_data_classes_are_checked():
     with pytest.raises(ValueError, match=r"names \[12\]"):
         train_lib.dataset_info(_config(data__classes=[1, 12]))
     assert run_config.TRANSFER_MODES == backbone.MODES
+
+
+@pytest.mark.slow
+def test_digits_0to4_backbone_transfers_to_5to9(backbone_run, tmp_path):
+    """One test for everything that needs the trained backbone (a module fixture
+    would be trained once per xdist worker): the backbone, the few-shot experiment,
+    and a transfer config through the spine with retrieval."""
+    result, workdir = backbone_run
+    metrics = json.loads((workdir / "metrics.json").read_text())
+    assert metrics["num_examples"] == 180  # the 0-4 of the 360 test digits (stratified)
+    assert metrics["expected_initial_loss"] == round(np.log(5), 4)
+    assert result.model.output_shape == (None, 5) and metrics["top1"] > 0.9
+
+    # 5-9, few-shot.
+    # 20 labelled digits per class of 5-9 (few-shot), scored on the 180 test 5-9.
+    # Measured (docs/training.md): the raw-pixel logistic regression 0.944 / 0.956
+    # (seeds 0 / 1) beats the probe on the 0-4 backbone's pooled features
+    # (0.806 / 0.844); fine-tuning conv4 (0.939 / 0.950) beats the probe by 10+ points.
+    xtr, ytr = _arrays(range(5, 10), "train")
+    xte, yte = _arrays(range(5, 10), "test")
+    idx = _few_shot(ytr, 20, seed=0)
+    keras.utils.set_random_seed(0)
+    probe = _fit(transfer_learning.transfer(workdir, 5), keras.optimizers.Adam(0.01),
+                 xtr[idx], ytr[idx], 60).evaluate(xte, yte, verbose=0)[1]
+    keras.utils.set_random_seed(0)
+    tuned = _fit(transfer_learning.transfer(workdir, 5, "fine_tune", 1),
+                 optimizers.TwoRateOptimizer(keras.optimizers.Adam(0.01),
+                                             keras.optimizers.Adam(0.001)),
+                 xtr[idx], ytr[idx], 60).evaluate(xte, yte, verbose=0)[1]
+    keras.utils.set_random_seed(0)
+    probe_map = _fit(transfer_learning.transfer(workdir, 5, features="map"),
+                     keras.optimizers.Adam(0.01), xtr[idx], ytr[idx], 60).evaluate(
+        xte, yte, verbose=0)[1]
+    raw = LogisticRegression(max_iter=5000).fit(
+        xtr[idx][..., 0].reshape(len(idx), -1) / 255, ytr[idx]).score(
+        xte[..., 0].reshape(len(xte), -1) / 255, yte)
+    print(f"raw-pixel logistic regression {raw:.3f}, probe {probe:.3f}, probe on the map "
+          f"{probe_map:.3f}, fine-tune {tuned:.3f}")
+    assert probe > 0.6  # chance is 0.2
+    assert tuned > probe + 0.05
+    # The global pooling forgets where the strokes are; the flattened last map keeps it
+    # (measured 0.950 / 0.928 / 0.911 against 0.806 / 0.844 / 0.822, seeds 0-2).
+    assert probe_map > probe + 0.05
+
+    # Through the spine:
+    cfg = _config(data__classes=[5, 6, 7, 8, 9], transfer__backbone=str(workdir),
+                  train__epochs=1, train__optimizer="adam", train__learning_rate=0.01,
+                  train__weight_decay=0.0)
+    result = train.train_and_evaluate(cfg, tmp_path / "probe", verbose=0)
+    assert result.metrics["trainable_params"] == 64 * 5 + 5  # the new head alone
+    assert result.metrics["initial_loss"] == pytest.approx(np.log(5), abs=1e-4)  # zero head
+    assert (tmp_path / "probe" / "curves.png").exists()
+    report = transfer_learning.retrieve_run(tmp_path / "probe", tmp_path / "r.png", k=3,
+                                            num_queries=4)
+    assert (tmp_path / "r.png").exists() and len(report["queries"]) == 4
+    assert all(len(q["neighbours"]) == 3 for q in report["queries"])
