@@ -14,7 +14,7 @@ through the model and the softmax probabilities are averaged per image;
 same network for any size when its classifier follows a global pooling, and
 says why not otherwise.
 The metrics include each class's top-1 (`per_class_top1`); the confusion
-matrix is drawn to --confusion_png (default: confusion_<split>[_<tta>].png in
+matrix is drawn to --confusion_png (default: confusion_<split>[_<tta>][_flip].png in
 the workdir).
 
 With --ensemble the report gives each member's top-1 (top-5), NLL and expected
@@ -52,7 +52,7 @@ _FLIP = flags.DEFINE_bool(
     "flip", False, "Also average each view's horizontal mirror (with --tta=none, each image's; "
     "ten_crop views hold the mirrors already).")
 _CONFUSION_PNG = flags.DEFINE_string(
-    "confusion_png", None, "Confusion-matrix PNG (default: WORKDIR/confusion_SPLIT[_TTA].png).")
+    "confusion_png", None, "Confusion-matrix PNG (default: WORKDIR/confusion_SPLIT[_TTA][_flip].png).")
 # kerascnn.train.ensemble_runs.KINDS, spelled out so that a bad value fails at flag parsing.
 ENSEMBLE_KINDS = ("last", "best", "runs", "mc_dropout")
 _ENSEMBLE = flags.DEFINE_string(

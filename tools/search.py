@@ -46,7 +46,10 @@ def main(argv):
     dims = search.parse_space(_SPACE.value, cfg)
     import tqdm
 
-    with tqdm.tqdm(total=_TRIALS.value, unit="trial", desc="search") as bar:
+    # A grid has at least 2 values per key, so it may hold more points than --trials.
+    total = (len(search.trial_points(dims, "grid", _TRIALS.value, 1, 0, None))
+             if _METHOD.value == "grid" else _TRIALS.value)
+    with tqdm.tqdm(total=total, unit="trial", desc="search") as bar:
         def progress(index, row):
             bar.update(1)
             bar.set_postfix(val_top1=f"{row['val_top1']:.4f}")
