@@ -10,7 +10,6 @@ import tensorflow as tf
 import kerascnn
 from kerascnn import evaluate
 from kerascnn.augment import test_time
-from kerascnn.evaluate.any_size import accepting_any_size
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 from test_tta import _blocky_images, _dataset, _hand_ten_crop_probs, _softmax  # noqa: E402
@@ -114,32 +113,3 @@ def test_ten_crop_of_a_flattening_model_is_the_hand_made_loop():
                                          r"feature map flattened.*use a crop mode"):
         evaluate.evaluate_tta(model, _dataset(images, labels), num_classes=NUM_CLASSES,
                               mode="multi_scale", image_size=32, scales=(32, 40))
-
-
-def _zoo():
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
-    from conftest import representatives
-
-    return representatives()
-
-
-@pytest.mark.parametrize("name", _zoo())
-def test_every_family_takes_any_size_or_says_why(name):
-    """Each family's smallest registered variant (tests/conftest.py), at the smallest
-    input it takes: rebuilt for any size exactly when no layer flattens a feature map."""
-    from conftest import build_model, smallest_input
-
-    shape = smallest_input(name)
-    model = build_model(name, reduced=True, input_shape=shape, num_classes=5)
-    flattens = any(isinstance(layer, keras.layers.Flatten) for layer in model.layers)
-    if flattens:
-        with pytest.raises(ValueError, match="reads a feature map flattened.*use a crop mode"):
-            accepting_any_size(model)
-        return
-    free = accepting_any_size(model)
-    assert free.input_shape[1:3] == (None, None)
-    for mine, theirs in zip(free.weights, model.weights, strict=True):
-        assert mine.path.split("/", 1)[1:] == theirs.path.split("/", 1)[1:]
-        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
-    bigger = keras.KerasTensor((1, 2 * shape[0], shape[1] + 16, shape[2]))
-    assert tuple(free.compute_output_spec(bigger).shape) == (1, 5)

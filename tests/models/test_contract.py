@@ -19,6 +19,7 @@ import tensorflow as tf
 import keras
 import kerascnn
 from kerascnn import registry
+from kerascnn.evaluate.any_size import accepting_any_size
 from kerascnn.models import _common
 from conftest import (  # noqa: E402  (tests/conftest.py)
     REDUCED, _family, _size, build_model, checked_in_full, representatives, trainable_count)
@@ -122,6 +123,21 @@ def test_builds_trains_and_round_trips(name, tmp_path, small_input_shape):
     model.save(path)
     again = keras.saving.load_model(path)  # no custom_objects: import kerascnn is enough
     np.testing.assert_allclose(np.asarray(again(x, training=False)), logits, atol=1e-5)
+
+    # Multi-scale testing (tools/evaluate.py --tta=multi_scale): the same network and
+    # weights for any input size, exactly when no layer flattens a feature map; else an
+    # error that names the layer and points at the crop modes.
+    if any(isinstance(layer, keras.layers.Flatten) for layer in model.layers):
+        with pytest.raises(ValueError, match="reads a feature map flattened.*use a crop mode"):
+            accepting_any_size(model)
+    else:
+        free = accepting_any_size(model)
+        assert free.input_shape[1:3] == (None, None)
+        for mine, theirs in zip(free.weights, model.weights, strict=True):
+            assert mine.path.split("/", 1)[1:] == theirs.path.split("/", 1)[1:]
+            np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+        bigger = keras.KerasTensor((1, 2 * shape[0], shape[1] + 16, shape[2]))
+        assert tuple(free.compute_output_spec(bigger).shape) == (1, CLASSES)
 
     # One SGD step: every trainable weight gets a finite, non-zero gradient and moves.
     # Three images, so that BatchNorm on a 1 x 1 map does not pin its outputs to +-1;
