@@ -8,6 +8,7 @@ The metrics and ensembles take NumPy arrays (and Keras models); `evaluate_tta`
 from kerascnn.evaluate.ensemble import (average_softmax, expected_calibration_error,
                                         mc_dropout_model, mc_dropout_predict, member_logits,
                                         predictive_entropy)
+from kerascnn.evaluate.distributed import predict
 from kerascnn.evaluate.metrics import cross_entropy, evaluate, predict_logits, topk_accuracy
 
 
@@ -24,4 +25,4 @@ def __getattr__(name):
 
 __all__ = ["average_softmax", "cross_entropy", "evaluate", "evaluate_tta",
            "expected_calibration_error", "mc_dropout_model", "mc_dropout_predict", "member_logits",
-           "predict_logits", "predictive_entropy", "topk_accuracy"]
+           "predict", "predict_logits", "predictive_entropy", "topk_accuracy"]
