@@ -57,6 +57,19 @@ def save_model_atomic(model, path):
             tmp.unlink()
 
 
+def save_weights_atomic(model, path):
+    """`model.save_weights(path)` (a .weights.h5 file) through a temporary name."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.{os.getpid()}.tmp.weights.h5")
+    try:
+        model.save_weights(tmp, overwrite=True)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def write_figure_atomic(path, figure, dpi=110):
     """A matplotlib figure saved as PNG at `path` through a temporary file."""
     _write_atomic(path, lambda tmp: figure.savefig(tmp, format="png", dpi=dpi))

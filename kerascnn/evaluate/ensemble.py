@@ -23,6 +23,7 @@ import numpy as np
 
 from kerascnn import _checks
 from kerascnn.layers.regularization import StochasticDepth
+from kerascnn.evaluate.metrics import softmax
 from kerascnn.models import main_head
 
 # Guo et al. 2017 use M = 15 equal-width confidence bins.
@@ -33,13 +34,6 @@ ECE_BINS = 15
 # (drop path). Every other layer runs in inference mode.
 DROPOUT_LAYERS = (keras.layers.Dropout, keras.layers.GaussianDropout, keras.layers.AlphaDropout,
                   StochasticDepth)
-
-
-def softmax(logits):
-    """Softmax over the last axis, in float64, shifted by the maximum (stable)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def average_softmax(logits):

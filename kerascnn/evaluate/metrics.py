@@ -86,7 +86,7 @@ def predict_logits(model, dataset, flip=False):
 
 
 def softmax(logits):
-    """Row-wise softmax in float64."""
+    """Softmax over the last axis, in float64, shifted by the maximum (stable)."""
     z = np.asarray(logits, np.float64)
     z = np.exp(z - z.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)

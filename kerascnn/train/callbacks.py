@@ -1,7 +1,6 @@
 """Callbacks for resumable, crash-safe training."""
 
 import json
-import os
 import pathlib
 
 import keras
@@ -57,11 +56,8 @@ class ResumableBackup(keras.callbacks.Callback):
             )
 
     def on_epoch_end(self, epoch, logs=None):
-        self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch + 1}.weights.h5"
-        tmp = self.backup_dir / f"tmp_{os.getpid()}.weights.h5"
-        self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, self.backup_dir / name)
+        _io.save_weights_atomic(self.model, self.backup_dir / name)
         _io.write_json_atomic(self.state_path, {"epoch": epoch + 1, "weights": name})
         for old in self.backup_dir.glob("epoch_*.weights.h5"):
             if old.name != name:

@@ -11,7 +11,6 @@ atomically, point at it.
 
 import json
 import math
-import os
 import pathlib
 
 import keras
@@ -69,10 +68,7 @@ class EarlyStopping(keras.callbacks.Callback):
         best = self.state["best"]
         if math.isfinite(value) and (best is None or self.sign * value < self.sign * best):
             name = f"best_epoch_{epoch + 1}.weights.h5"
-            self.state_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.state_dir / f"tmp_{os.getpid()}.weights.h5"
-            self.model.save_weights(tmp, overwrite=True)
-            os.replace(tmp, self.state_dir / name)
+            _io.save_weights_atomic(self.model, self.state_dir / name)
             self.state.update(best=value, best_epoch=epoch + 1, wait=0, weights=name)
         else:
             self.state["wait"] += 1
