@@ -16,6 +16,9 @@ MAX_WARMUP_FRACTION = 0.5
 # types (kerascnn.export.to_tflite; the config checks them before training).
 QUANTIZED_TFLITE = ("float16", "dynamic", "int8")
 TFLITE_IO_DTYPES = ("float32", "uint8", "int8")
+# config.runtime's choices (kerascnn.train.distribute creates the strategy).
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 _OPTIONAL_STR = object()  # a key that is None unless set to a string
 
@@ -115,6 +118,28 @@ KEYS = (
     ("transfer.backbone_lr_multiplier", 0.1,
      "fine_tune: the backbone's learning rate is train.learning_rate times this (a second "
      "optimizer of the same kind); in (0, 1]"),
+    ("runtime.strategy", "default",
+     "default (one device) | mirrored (the devices of one machine) | multi_worker "
+     "(MultiWorkerMirroredStrategy, the workers in TF_CONFIG) | tpu (TPUStrategy); "
+     "created before the model (docs/distributed.md)"),
+    ("runtime.devices", (),
+     "mirrored: the devices to mirror across, e.g. (\"/gpu:0\", \"/gpu:1\"); () = every "
+     "GPU, else every CPU device"),
+    ("runtime.cpu_devices", 0,
+     "split the CPU into this many logical devices before TensorFlow starts (several replicas "
+     "on a machine without GPUs: tests, trials); 0 = off"),
+    ("runtime.sync_bn", False,
+     "every BatchNormalization uses the statistics of the global batch (all-reduced over the "
+     "replicas), whatever the model"),
+    ("runtime.scale_learning_rate", False,
+     "the linear scaling rule: learning rates x global batch / 256 (Goyal et al. 2017)"),
+    ("runtime.precision", "float32",
+     "float32 | mixed_bfloat16 | mixed_float16 (loss scaling); logits, softmax and loss in "
+     "float32"),
+    ("runtime.jit_compile", False, "compile the training and evaluation steps with XLA"),
+    ("runtime.deterministic", False,
+     "TensorFlow op determinism (with the seed): a rerun, or a run killed and resumed, gives "
+     "the same weights"),
     ("export.root", "saved_models", "folder of the exports, <root>/<name>/<version>/"),
     ("export.name", _OPTIONAL_STR, "the export's name (default: <model>_<dataset>)"),
     ("export.num_parity_images", 64, "test images of the TFLite / SavedModel parity report"),

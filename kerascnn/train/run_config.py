@@ -101,6 +101,7 @@ def check_config(cfg):
         raise ValueError(f"config.data.classes must be () (all) or at least 2 distinct class "
                          f"indices >= 0, got {classes!r}.")
     _check_transfer(cfg)
+    _check_runtime(cfg)
     size = cfg["data"]["image_size"]
     if not isinstance(size, int) or size < 1:
         raise ValueError(f"config.data.image_size must be an integer >= 1, got {size!r}.")
@@ -146,6 +147,30 @@ def _check_transfer(cfg):
         raise ValueError("config.model.kwargs builds a model from scratch; with "
                          "config.transfer.backbone set the model is the backbone's (got "
                          f"model.kwargs {sorted(cfg['model']['kwargs'])}).")
+
+
+def _check_runtime(cfg):
+    """config.runtime: a known strategy and precision, switches that are booleans."""
+    r = cfg["runtime"]
+    if r["strategy"] not in config_lib.STRATEGIES:
+        raise ValueError(f"config.runtime.strategy must be one of {config_lib.STRATEGIES}, "
+                         f"got {r['strategy']!r}.")
+    if r["precision"] not in config_lib.PRECISIONS:
+        raise ValueError(f"config.runtime.precision must be one of {config_lib.PRECISIONS}, "
+                         f"got {r['precision']!r}.")
+    for key in ("sync_bn", "scale_learning_rate", "jit_compile", "deterministic"):
+        if not isinstance(r[key], bool):
+            raise ValueError(f"config.runtime.{key} must be True or False, got {r[key]!r}.")
+    n = r["cpu_devices"]
+    if not checks.is_int(n) or n < 0:
+        raise ValueError(f"config.runtime.cpu_devices must be an integer >= 0 (0 = off), got {n!r}.")
+    devices = r["devices"]
+    if isinstance(devices, str) or not all(isinstance(d, str) and d for d in devices):
+        raise ValueError(f"config.runtime.devices must be a tuple of device names such as "
+                         f"(\"/gpu:0\", \"/gpu:1\"), got {devices!r}.")
+    if devices and r["strategy"] != "mirrored":
+        raise ValueError(f"config.runtime.devices={tuple(devices)!r} applies to "
+                         f"config.runtime.strategy='mirrored', not {r['strategy']!r}.")
 
 
 def warmup_epochs(cfg):
