@@ -69,6 +69,7 @@ def train_pipeline(
     keras_cv=(),
     shuffle_buffer=10_000,
     drop_remainder=False,
+    full_batches=False,
 ):
     """Shuffles, augments, batches and one-hot encodes a training dataset.
 
@@ -133,6 +134,13 @@ def train_pipeline(
             each batch (needs the `kerascnn[keras-cv]` extra).
         shuffle_buffer: size of the shuffle buffer; 0 keeps the input order.
         drop_remainder: drop a last batch smaller than `batch_size`.
+        full_batches: every batch has `batch_size` examples and none is
+            dropped: an epoch's last batch is filled up with the split's first
+            examples (in their stored order, cycled if the split is smaller
+            than a batch), augmented afresh. An epoch still has
+            ceil(N / batch_size) batches. Under a `tf.distribute` strategy no
+            replica then gets an empty or uneven share (the training library
+            sets it when there are several replicas).
 
     Returns:
         A prefetched `tf.data.Dataset` of (float32 [B, H, W, C] in [0, 255],
@@ -207,11 +215,13 @@ def train_pipeline(
         epoch_ds = ds
         if shuffle_buffer:
             epoch_ds = _compat.shuffle_with_tensor_seed(epoch_ds, shuffle_buffer, shuffle_seed)
+        if full_batches:
+            epoch_ds = epoch_ds.concatenate(ds.repeat().take(batch_size - 1))
         epoch_ds = epoch_ds.enumerate().map(
             lambda i, example: augment(*example, _fold_in(example_seed, i)),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        epoch_ds = epoch_ds.batch(batch_size, drop_remainder=drop_remainder)
+        epoch_ds = epoch_ds.batch(batch_size, drop_remainder=drop_remainder or full_batches)
         if batch_stage:
             # Only the seed of batch j here: the batch stage itself is mapped
             # once outside flat_map, so its (large) graph is instantiated once,

@@ -21,11 +21,13 @@ import numpy as np
 from kerascnn import _checks
 
 
-def replicas(strategy=None):
-    """The replicas of `strategy` (default: the current `tf.distribute` strategy under
-    the TensorFlow backend); 1 under other backends."""
+def replicas(strategy=None, model=None):
+    """The replicas of `strategy`, else of the strategy `model` was built under, else of
+    the current `tf.distribute` strategy (TensorFlow backend); 1 under other backends."""
     if strategy is None and keras.backend.backend() != "tensorflow":
         return 1
+    if strategy is None and model is not None:
+        strategy = getattr(model, "distribute_strategy", None)
     if strategy is None:
         import tensorflow as tf
 
@@ -67,7 +69,7 @@ def predict(model, images, batch_size=32, strategy=None):
     Returns:
         NumPy [N, ...]: the same rows as a single-device `model.predict(images)`.
     """
-    step = padded_batch_size(batch_size, replicas(strategy))
+    step = padded_batch_size(batch_size, replicas(strategy, model))
     padded, n = pad_to_batches(images, step)
     if strategy is not None:
         with strategy.scope():

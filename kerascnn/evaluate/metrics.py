@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from kerascnn.evaluate.distributed import pad_to_batches, padded_batch_size, replicas
 from kerascnn.models import main_head
 
 
@@ -68,16 +69,32 @@ def predict_logits(model, dataset, flip=False):
     With `flip`, each image and its horizontal mirror go through the model and
     the logits returned are the log of their mean softmax probabilities (whose
     softmax is that mean, so top-k and the cross-entropy are the average's).
+    Under a `tf.distribute` strategy (the model's), any batch size and count
+    work: each batch is padded to a size the replicas divide and the padding's
+    outputs are dropped.
     """
     model = main_head(model)
+    num_replicas = replicas(model=model)
+    step = None  # under a strategy: the first batch's size, a multiple of the replicas
+
+    def run(x):
+        nonlocal step
+        if num_replicas == 1:
+            return np.asarray(model.predict_on_batch(x))
+        # Every batch padded to one size that splits evenly over the replicas, so that
+        # no replica gets an empty or uneven share (kerascnn.evaluate.distributed).
+        step = step or padded_batch_size(len(x), num_replicas)
+        padded, n = pad_to_batches(x, step)
+        return np.asarray(model.predict_on_batch(padded))[:n]
+
     outputs, targets = [], []
     for images, labels in dataset:
         if flip:
             images = np.asarray(images)
-            both = [softmax(model.predict_on_batch(x)) for x in (images, images[:, :, ::-1])]
+            both = [softmax(run(x)) for x in (images, images[:, :, ::-1])]
             outputs.append(np.log(np.maximum((both[0] + both[1]) / 2, np.finfo(np.float64).tiny)))
         else:
-            outputs.append(np.asarray(model.predict_on_batch(images)))
+            outputs.append(run(np.asarray(images)))
         labels = np.asarray(labels)
         targets.append(labels.argmax(-1) if labels.ndim == 2 else labels)
     if not outputs:

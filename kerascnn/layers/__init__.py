@@ -40,6 +40,7 @@ from kerascnn.layers.normalization import (
     LayerNormalization,
     LocalResponseNormalization,
     sync_batchnorm,
+    synchronize_batchnorm,
 )
 from kerascnn.layers.preprocessing import (
     DATASET_STATS,
@@ -61,6 +62,6 @@ __all__ = [
     "ZeroPadShortcut", "activation_layer", "depthwise_conv", "depthwise_separable_conv",
     "dilated_conv", "flattened_conv", "gelu_approx", "get_initializer", "hard_sigmoid", "hard_swish", "grouped_conv",
     "linear_decay", "normalization_layer", "pointwise_conv", "receptive_field", "sine",
-    "spatial_separable_conv", "sync_batchnorm", "transposed_conv", "any_activation",
+    "spatial_separable_conv", "sync_batchnorm", "synchronize_batchnorm", "transposed_conv", "any_activation",
     "any_initializer",
 ]

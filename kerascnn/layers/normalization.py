@@ -374,3 +374,18 @@ def sync_batchnorm(model):
     synced = keras.models.clone_model(model, clone_function=clone, recursive=True)
     synced.set_weights(model.get_weights())
     return synced
+
+
+def synchronize_batchnorm(model, synchronized=True):
+    """Sets `synchronized` on every BatchNormalization inside `model`, in place.
+
+    The switch of `config.runtime.sync_bn`: nested models and layers included,
+    whatever the family. It takes effect in the steps traced after it (set it
+    before `fit`); with False the model saves as plain BN again, which every
+    backend loads. Returns the number of layers set.
+    """
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        layer.synchronized = bool(synchronized)
+    return len(layers)

@@ -5,7 +5,7 @@ import pathlib
 
 import keras
 
-from kerascnn import _checks, _compat, _io
+from kerascnn import _checks, _compat, _io, evaluate
 
 
 class ResumableBackup(keras.callbacks.Callback):
@@ -205,3 +205,27 @@ def choose_checkpoints(folder, which, k):
                          f" (config.train.keep_checkpoints={index['keep']}, epochs "
                          f"{[e['epoch'] for e in entries]}).")
     return [pathlib.Path(folder) / e["file"] for e in sorted(chosen[:k], key=lambda e: e["epoch"])]
+
+
+class Validation(keras.callbacks.Callback):
+    """Adds val_loss, val_top1 (and val_top5) of `dataset` to the epoch logs.
+
+    What `fit(validation_data=...)` does, through `kerascnn.evaluate.evaluate`,
+    which takes any batch under a `tf.distribute` strategy: Keras's own
+    evaluation fails when a batch leaves a replica empty or a first batch does
+    not split evenly. The training library uses it with several replicas.
+    val_loss is the plain cross-entropy (no label smoothing). Place it first,
+    so that the callbacks after it (early stopping, checkpoints, logs) see the
+    values.
+    """
+
+    def __init__(self, dataset):
+        super().__init__()
+        self.dataset = dataset
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        result = evaluate.evaluate(self.model, self.dataset)
+        logs.update({f"val_{key}": result[key] for key in ("loss", "top1", "top5")
+                     if key in result})

@@ -122,3 +122,34 @@ def worker_name(strategy):
     if is_chief(strategy) or resolver is None:
         return "chief"
     return f"{resolver.task_type}_{resolver.task_id}"
+
+
+def summary(cfg, strategy):
+    """What the strategy made of the config: replicas, batches, the learning-rate scale."""
+    return {
+        "strategy": cfg["runtime"]["strategy"],
+        "replicas": int(strategy.num_replicas_in_sync),
+        "global_batch_size": cfg["train"]["batch_size"],
+        "per_replica_batch_size": per_replica_batch(cfg, strategy),
+        "learning_rate_scale": learning_rate_scale(cfg),
+        "learning_rate": cfg["train"]["learning_rate"] * learning_rate_scale(cfg),
+        "sync_bn": cfg["runtime"]["sync_bn"],
+    }
+
+
+def output_folder(workdir, strategy, resume_state=("backup", "early_stopping")):
+    """Where this process writes: `workdir` for the chief; for another worker of a
+    multi-worker run a scratch folder (which `fit` needs, every worker saving in
+    step) holding a copy of the chief's resume state, so that every worker
+    resumes from the same epoch. Remove it with `shutil.rmtree` at the end."""
+    import pathlib
+    import shutil
+    import tempfile
+
+    if is_chief(strategy):
+        return pathlib.Path(workdir)
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix=f"kerascnn_{worker_name(strategy)}_"))
+    for name in resume_state:
+        if (pathlib.Path(workdir) / name).is_dir():
+            shutil.copytree(pathlib.Path(workdir) / name, scratch / name)
+    return scratch

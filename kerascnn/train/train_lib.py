@@ -18,7 +18,8 @@ from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.models import backbone
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
-from kerascnn.train import curves, early_stopping, optimizers, sanity, schedules
+from kerascnn.layers import synchronize_batchnorm
+from kerascnn.train import curves, distribute, early_stopping, optimizers, sanity, schedules
 from kerascnn.train.run_config import (  # noqa: F401 (train_lib.check_config etc. are public)
     _diff, check_config, config_to_dict, upgrade_config, warmup_epochs)
 
@@ -153,10 +154,11 @@ def eval_dataset(cfg, info, split=None, batch_size=None):
     )
 
 
-def make_pipelines(cfg, info, initial_epoch=0):
+def make_pipelines(cfg, info, initial_epoch=0, full_batches=several):
     """(raw training split, training pipeline from `initial_epoch`, test pipeline).
 
-    Every key of config.augment is a keyword argument of `data.train_pipeline`.
+    Every key of config.augment is a keyword argument of `data.train_pipeline`;
+    `full_batches` (several replicas) fills each epoch's last batch up.
     """
     t = cfg["train"]
     train_raw = training_examples(cfg, info)
@@ -164,7 +166,7 @@ def make_pipelines(cfg, info, initial_epoch=0):
         train_raw, batch_size=t["batch_size"], image_size=cfg["data"]["image_size"],
         num_classes=info.num_classes, seed=cfg["seed"], epochs=t["epochs"],
         initial_epoch=initial_epoch, shuffle_buffer=t["shuffle_buffer"],
-        **_kwargs(cfg["augment"]),
+        full_batches=full_batches, **_kwargs(cfg["augment"]),
     )
     return train_raw, train_ds, eval_dataset(cfg, info)
 
@@ -218,6 +220,7 @@ def compile_model(model, cfg, steps_per_epoch, num_classes):
     t = cfg["train"]
 
     def make(scale=1.0):
+        scale *= distribute.learning_rate_scale(cfg)  # the linear scaling rule, when asked
         return optimizers.make_optimizer(
             t["optimizer"], make_schedule(cfg, steps_per_epoch, scale), momentum=t["momentum"],
             nesterov=t["nesterov"], weight_decay=t["weight_decay"], l1=t["l1"],
@@ -262,6 +265,9 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     cfg = config_to_dict(config)
     check_config(cfg)
     workdir = pathlib.Path(workdir)
+    # Before TensorFlow runs an op (logical CPU devices, the multi-worker cluster).
+    strategy = distribute.make_strategy(cfg["runtime"])
+    runtime = distribute.summary(cfg, strategy)  # the global batch splits over the replicas
     d = cfg["data"]
     info = dataset_info(cfg)
     check_classes(cfg, info)
@@ -273,48 +279,58 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     keras.utils.set_random_seed(cfg["seed"])
 
     if model_path.exists() and metrics_path.exists():
-        if config_to_write:
+        if config_to_write and distribute.is_chief(strategy):
             _write_config(cfg, workdir)
         model = _io.load_model(model_path)
         metrics = json.loads(metrics_path.read_text())
         return TrainResult(model, metrics, workdir, model_path,
                            metrics.get("resumed_from_epoch", 0), True)
 
-    backup = callbacks_lib.ResumableBackup(workdir / "backup")
+    out = distribute.output_folder(workdir, strategy)  # a scratch folder for non-chief workers
+    backup = callbacks_lib.ResumableBackup(out / "backup")
     latest = backup.latest()
     resumed_from = latest[0] if latest else 0
+    several = runtime["replicas"] > 1
     # The pipeline starts at the resumed epoch: epoch e's data depend on
     # (seed, e) alone, so a resumed run trains on what an uninterrupted one would.
-    train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from)
-    model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
+    # With several replicas every batch is full: none leaves a replica empty.
+    train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from,
+                                                  full_batches=several)
+    with strategy.scope():
+        model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
     check_input_fits(model, train_ds)
     validation_ds = validation_dataset(cfg, info)
     fit_train_ds, *fit_validation_ds = aux_heads.targets_per_head(
-        model, train_ds, *([validation_ds] if validation_ds is not None else []))
+        model, train_ds, *([validation_ds] if validation_ds is not None and not several else []))
     num_train = _num_examples(train_raw, info, d["train_split"])
     steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
-    compile_model(model, cfg, steps_per_epoch, info.num_classes)
     # The notes' first check: about ln C before training (a resumed model is trained).
     initial = None if resumed_from else sanity.check_initial_loss(
         models.main_head(model), train_ds, info.num_classes)
-    if config_to_write:
+    with strategy.scope():
+        if cfg["runtime"]["sync_bn"]:
+            synchronize_batchnorm(model)
+        compile_model(model, cfg, steps_per_epoch, info.num_classes)
+    if config_to_write and out == workdir:
         _write_config(cfg, workdir)
 
     t = cfg["train"]
     stopper = early_stopping.EarlyStopping(
-        workdir / "early_stopping", t["early_stopping_monitor"],
+        out / "early_stopping", t["early_stopping_monitor"],
         t["early_stopping_patience"]) if t["early_stopping_patience"] else None
     callbacks = [
+        # Several replicas: validation that takes any batch (Keras's fails on uneven ones).
+        *([callbacks_lib.Validation(validation_ds)] if several and validation_ds else []),
         *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
         backup,
-        callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
-        callbacks_lib.KeepCheckpoints(workdir / callbacks_lib.CHECKPOINTS_DIR,
+        callbacks_lib.AtomicCheckpoint(out / CHECKPOINT_FILE),
+        callbacks_lib.KeepCheckpoints(out / callbacks_lib.CHECKPOINTS_DIR,
                                       t["keep_checkpoints"]),
         callbacks_lib.LearningRateLogger(),
-        keras.callbacks.CSVLogger(str(workdir / curves.HISTORY_FILE), append=True),
-        curves.CurvesPNG(workdir / curves.HISTORY_FILE, workdir / CURVES_FILE,
+        keras.callbacks.CSVLogger(str(out / curves.HISTORY_FILE), append=True),
+        curves.CurvesPNG(out / curves.HISTORY_FILE, out / CURVES_FILE,
                          f"{cfg['model']['name']} on {d['name']}"),
-        keras.callbacks.TensorBoard(str(workdir / "tensorboard"), update_freq="epoch"),
+        keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
     ]
     start = time.time()
     losses = []
@@ -330,7 +346,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         stopper.restore_best(model)
 
     model = models.main_head(model)  # auxiliary classifiers are for training only
-    _io.save_model_atomic(model, model_path)
+    synchronize_batchnorm(model, False)  # saved as plain BN, which every backend loads
+    _io.save_model_atomic(model, out / MODEL_FILE)
     metrics = evaluate.evaluate(model, test_ds)
     metrics.pop("confusion_matrix")  # C x C: tools/evaluate.py draws it
     metrics.update(
@@ -344,8 +361,11 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     )
     if stopper:
         metrics.update(stopper.summary())
-    _io.write_json_atomic(metrics_path, metrics)
-    shutil.rmtree(workdir / "backup", ignore_errors=True)
+    metrics["runtime"] = runtime
+    _io.write_json_atomic(out / METRICS_FILE, metrics)
+    shutil.rmtree(out / "backup", ignore_errors=True)
+    if out != workdir:  # a non-chief worker: its files were for fit's sake only
+        shutil.rmtree(out, ignore_errors=True)
     return TrainResult(model, metrics, workdir, model_path, resumed_from, False)
 
 

@@ -166,6 +166,20 @@ def test_drop_remainder(cifar_like):
         assert [len(x) for x, _ in _batches(ds)] == sizes
 
 
+def test_full_batches_fill_the_last_batch_with_the_first_examples_and_drop_none():
+    # Labels are the example indices, so each batch says which examples it holds.
+    for n, batch, expected in ((12, 5, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11, 0, 1, 2]]),
+                               (2, 5, [[0, 1, 0, 1, 0]]),  # fewer examples than one batch
+                               (10, 5, [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]])):
+        images = _random_images([(8, 8, 3)] * n)
+        ds = data.train_pipeline(
+            _dataset(images, list(range(n))), batch_size=batch, image_size=8, num_classes=n,
+            epochs=2, crop="resize", flip=False, shuffle_buffer=0, full_batches=True)
+        got = [y.argmax(-1).tolist() for _, y in _batches(ds)]
+        assert got == expected * 2, (n, batch, got)
+        assert len(expected) == data.steps_per_epoch(n, batch) == math.ceil(n / batch)
+
+
 def test_scale_aug_short_side_is_drawn_from_the_scaled_range():
     # A horizontal ramp, value = 2 * column: after resizing by s the interior
     # slope is 2 / s, which gives the drawn short side L = 64 * s.

@@ -29,17 +29,28 @@ with strategy.scope():
 for n in (1, 3, 33):
     out = predict(model, x[:n], batch_size=4, strategy=strategy)
     print("ROWS", n, out.shape[0], float(np.abs(out - reference[:n]).max()))
+# evaluate (predict_logits) on batched datasets whose last batch leaves replicas empty.
+from kerascnn.evaluate import evaluate
+labels = np.arange(40) % 10
+for n in (1, 3, 33):
+    ds = tf.data.Dataset.from_tensor_slices((x[:n], labels[:n])).batch(4)
+    got = evaluate(model, ds, flip=n == 33)
+    ref = evaluate(single, ds, flip=n == 33)
+    print("EVAL", n, got["num_examples"], abs(got["loss"] - ref["loss"]), got["top1"] == ref["top1"])
 """
 
 
 @pytest.mark.parametrize("replicas", [2, 3])
-def test_any_count_under_a_mirrored_strategy_equals_one_device(replicas):
+def test_predict_and_evaluate_any_count_under_a_mirrored_strategy_equal_one_device(replicas):
     run = subprocess.run([sys.executable, "-c", SCRIPT, str(replicas)], capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     rows = [line.split() for line in run.stdout.splitlines() if line.startswith("ROWS")]
     assert [(int(n), int(got)) for _, n, got, _ in rows] == [(1, 1), (3, 3), (33, 33)]
     assert all(float(diff) < 1e-5 for *_, diff in rows), rows
+    evals = [line.split() for line in run.stdout.splitlines() if line.startswith("EVAL")]
+    assert [(int(n), int(got)) for _, n, got, *_ in evals] == [(1, 1), (3, 3), (33, 33)]
+    assert all(float(diff) < 1e-5 and same == "True" for *_, diff, same in evals), evals
 
 
 def test_padding_fills_the_last_batch_with_the_last_image():

@@ -16,7 +16,8 @@ from kerascnn.train import default_config, train_lib
 # The train_pipeline / eval_pipeline arguments the training library sets from
 # other sections (data, train) or from the run, not from config.augment / config.eval.
 TRAIN_PIPELINE_FROM_ELSEWHERE = {"ds", "batch_size", "image_size", "num_classes", "seed",
-                                 "epochs", "initial_epoch", "shuffle_buffer", "drop_remainder"}
+                                 "epochs", "initial_epoch", "shuffle_buffer", "drop_remainder",
+                                 "full_batches"}
 EVAL_PIPELINE_FROM_ELSEWHERE = {"ds", "batch_size", "image_size", "num_classes"}
 
 
