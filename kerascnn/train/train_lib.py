@@ -154,7 +154,7 @@ def eval_dataset(cfg, info, split=None, batch_size=None):
     )
 
 
-def make_pipelines(cfg, info, initial_epoch=0, full_batches=several):
+def make_pipelines(cfg, info, initial_epoch=0, full_batches=False):
     """(raw training split, training pipeline from `initial_epoch`, test pipeline).
 
     Every key of config.augment is a keyword argument of `data.train_pipeline`;
