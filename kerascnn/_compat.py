@@ -6,6 +6,7 @@ suite has passed on; a rename in a new release breaks one function here
 private name of Keras or TensorFlow.
 """
 
+import contextlib
 import functools
 import importlib
 
@@ -190,3 +191,44 @@ def shuffle_with_tensor_seed(ds, buffer_size, seed):
         output_types=[s.dtype for s in specs], output_shapes=[s.shape for s in specs],
     )
     return tf.data.experimental.from_variant(variant, ds.element_spec)
+
+
+@contextlib.contextmanager
+def multi_worker_keras(model, strategy):
+    """Works around Keras's multi-worker bugs while `model` trains and predicts;
+    use inside `strategy.scope()`. Nothing changes under other strategies.
+
+    Keras 3 (3.15 measured) fails under a MultiWorkerMirroredStrategy with two
+    or more workers (keras-team/keras#20585, open):
+    - at the start of `fit`, `_maybe_symbolic_build` reduces the first
+      (images, labels) batch with `strategy.reduce`, whose collective path
+      cannot take a tuple ("Attempt to convert a value (PerReplica ...) to a
+      Tensor"). A model without its own strategy skips that step, builds when
+      the step is traced, and takes the scope's strategy for everything else;
+    - after every step, `reduce_per_replica(..., "auto")` reduces the scalar
+      logs (loss, metrics) with `strategy.reduce("MEAN", v, axis=0)`, which
+      fails on a scalar ("Invalid reduction dimension 0"). Here they are
+      averaged over the replicas (axis=None), as Keras does on one worker.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction == "auto" and trainer._collective_all_reduce_multi_worker(strategy):
+            return keras.tree.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None),
+                                            values)
+        return original(values, strategy, reduction)
+
+    own, model._distribute_strategy = model._distribute_strategy, None
+    trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        trainer.reduce_per_replica = original
+        model._distribute_strategy = own

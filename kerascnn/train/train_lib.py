@@ -12,7 +12,7 @@ import time
 
 import keras
 
-from kerascnn import _io, data, evaluate, models, registry
+from kerascnn import _compat, _io, data, evaluate, models, registry
 from kerascnn.augment import crops
 from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.models import backbone
@@ -334,21 +334,22 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     ]
     start = time.time()
     losses = []
-    if not (stopper and stopper.stopped):  # a rerun after the stop trains no more
-        losses = model.fit(
-            fit_train_ds, epochs=t["epochs"], steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks, verbose=_verbosity(verbose),
-            shuffle=False,  # the pipeline shuffles, seeded
-            validation_data=fit_validation_ds[0] if fit_validation_ds else None,
-        ).history.get("loss", [])
-    train_seconds = time.time() - start
-    if stopper:
-        stopper.restore_best(model)
+    with strategy.scope(), _compat.multi_worker_keras(model, strategy):
+        if not (stopper and stopper.stopped):  # a rerun after the stop trains no more
+            losses = model.fit(
+                fit_train_ds, epochs=t["epochs"], steps_per_epoch=steps_per_epoch,
+                callbacks=callbacks, verbose=_verbosity(verbose),
+                shuffle=False,  # the pipeline shuffles, seeded
+                validation_data=fit_validation_ds[0] if fit_validation_ds else None,
+            ).history.get("loss", [])
+        train_seconds = time.time() - start
+        if stopper:
+            stopper.restore_best(model)
 
-    model = models.main_head(model)  # auxiliary classifiers are for training only
-    synchronize_batchnorm(model, False)  # saved as plain BN, which every backend loads
-    _io.save_model_atomic(model, out / MODEL_FILE)
-    metrics = evaluate.evaluate(model, test_ds)
+        model = models.main_head(model)  # auxiliary classifiers are for training only
+        synchronize_batchnorm(model, False)  # saved as plain BN, which every backend loads
+        _io.save_model_atomic(model, out / MODEL_FILE)
+        metrics = evaluate.evaluate(model, test_ds)
     metrics.pop("confusion_matrix")  # C x C: tools/evaluate.py draws it
     metrics.update(
         model=cfg["model"]["name"], dataset=d["name"], split=d["test_split"],
