@@ -6,6 +6,7 @@
 
     python tools/evaluate.py --workdir=runs/digits --ensemble=last:5  # checkpoints kept in training
     python tools/evaluate.py --workdir=runs/a --ensemble=runs:runs/b,runs/c
+    python tools/evaluate.py --workdir=runs/digits --strategy=mirrored  # every GPU (or --cpu_devices=N)
     python tools/evaluate.py --workdir=runs/mlp --ensemble=mc_dropout:30
 
 With --tta the raw split's views (kerascnn.augment.test_time.make_views) go
@@ -24,6 +25,10 @@ layers sampling, with the mean predictive entropy. The reliability diagram is
 drawn to --reliability_png (default: reliability_<split>_<kind>.png in the
 workdir). last:K / best:K need a run trained with
 --config.train.keep_checkpoints=K (docs/training.md, "Ensembles").
+
+With --strategy=mirrored the model runs on every GPU (or, with
+--cpu_devices=N, on N logical CPU devices); every image is counted once,
+whatever the replicas (docs/distributed.md).
 """
 
 import json
@@ -38,6 +43,11 @@ from absl import app, flags
 TTA_MODES = ("none", "center", "ten_crop", "multi_scale", "multi_scale_ten_crop")
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A folder written by tools/train.py.")
+_STRATEGY = flags.DEFINE_enum("strategy", "default", ["default", "mirrored"],
+                              "default: one device; mirrored: every GPU, or the --cpu_devices.")
+_CPU_DEVICES = flags.DEFINE_integer("cpu_devices", 0, "Split the CPU into this many logical "
+                                    "devices (for --strategy=mirrored without GPUs); 0: off.",
+                                    lower_bound=0)
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "A .keras file (default: workdir/model.keras).")
 _SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: the config's test split).")
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the metrics to this JSON file.")
@@ -88,7 +98,11 @@ def main(argv):
         raise app.UsageError(
             f"--tta_scales must be positive ints, e.g. 224,256; got {_TTA_SCALES.value}.")
     from kerascnn import _io
-    from kerascnn.train import train_lib
+    from kerascnn.train import distribute, train_lib
+
+    # Before TensorFlow runs an op (logical CPU devices).
+    strategy = distribute.make_strategy(
+        {"strategy": _STRATEGY.value, "devices": (), "cpu_devices": _CPU_DEVICES.value})
 
     if _ENSEMBLE.value:
         if _TTA.value != "none" or _FLIP.value:
@@ -104,7 +118,8 @@ def main(argv):
         return
     report = train_lib.evaluate_run(
         _WORKDIR.value, _CHECKPOINT.value, split=_SPLIT.value, tta=_TTA.value, scales=scales,
-        resize_to=_TTA_RESIZE_TO.value, flip=_FLIP.value)
+        resize_to=_TTA_RESIZE_TO.value, flip=_FLIP.value,
+        strategy=strategy if _STRATEGY.value != "default" else None)
     import pathlib
 
     from kerascnn.evaluate.plots import plot_confusion_matrix

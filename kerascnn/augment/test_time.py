@@ -179,7 +179,7 @@ def _views(images, mode, size, scales, resize_to):
     return views
 
 
-def predict_views(model, views, batch_size=None):
+def predict_views(model, views, batch_size=None, predict=None):
     """Average over the views of the model's predicted probabilities.
 
     The model is expected to output logits, which are softmaxed per view. An
@@ -193,6 +193,9 @@ def predict_views(model, views, batch_size=None):
         views: a non-empty list of batches [B, h_i, w_i, C], e.g. from
             `make_views`.
         batch_size: batch size for `model.predict` (None: Keras's default).
+        predict: a function (model, images, batch_size) -> outputs to call in
+            place of `model.predict` (`kerascnn.evaluate.predict` under a
+            `tf.distribute` strategy).
 
     Returns:
         numpy float32 [B, K], the mean of the per-view probabilities.
@@ -203,7 +206,9 @@ def predict_views(model, views, batch_size=None):
         raise ValueError("views must be a non-empty list of batches [B, h, w, C].")
     total = None
     for view in views:
-        out = np.asarray(model.predict(view, verbose=0, batch_size=batch_size), np.float64)
+        out = (predict(model, np.asarray(view), batch_size or 32) if predict else
+               model.predict(view, verbose=0, batch_size=batch_size))
+        out = np.asarray(out, np.float64)
         if out.ndim != 2:
             raise ValueError(f"The model must output [B, K]; got shape {out.shape}.")
         probs = out if _is_probabilities(out) else _softmax(out)

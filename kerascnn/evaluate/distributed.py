@@ -69,7 +69,11 @@ def predict(model, images, batch_size=32, strategy=None):
     Returns:
         NumPy [N, ...]: the same rows as a single-device `model.predict(images)`.
     """
-    step = padded_batch_size(batch_size, replicas(strategy, model))
+    num_replicas = replicas(strategy, model)
+    if num_replicas == 1:
+        _checks.check_int("batch_size", batch_size, minimum=1)
+        return np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    step = padded_batch_size(batch_size, num_replicas)
     padded, n = pad_to_batches(images, step)
     if strategy is not None:
         with strategy.scope():

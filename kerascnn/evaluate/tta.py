@@ -13,6 +13,7 @@ import numpy as np
 import tqdm
 
 from kerascnn import _checks
+from kerascnn.evaluate import distributed
 from kerascnn.evaluate.any_size import accepting_any_size
 from kerascnn.evaluate.metrics import confusion_matrix, per_class_accuracy, topk_accuracy
 from kerascnn.models import main_head
@@ -120,7 +121,9 @@ def evaluate_tta(
 
     def predict_pending():
         views = [tf.concat(parts, axis=0) for parts in zip(*pending)]
-        out = test_time.predict_views(model, views, batch_size=batch_size)
+        # Any count of views under a strategy (distributed.predict pads the last batch).
+        out = test_time.predict_views(model, views, batch_size=batch_size,
+                                      predict=distributed.predict)
         if out.shape[1] != num_classes:
             raise ValueError(
                 f"The model predicts {out.shape[1]} classes but num_classes is {num_classes}."

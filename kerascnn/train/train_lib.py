@@ -3,6 +3,7 @@
 This is the one place where a config becomes keyword arguments.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -428,7 +429,7 @@ def load_run(workdir, checkpoint=None):
 
 
 def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, resize_to=None,
-                 flip=False):
+                 flip=False, strategy=None):
     """Top-1, top-5 and loss of a run folder's model on a split of its dataset.
 
     Args:
@@ -442,20 +443,23 @@ def evaluate_run(workdir, checkpoint=None, split=None, tta="none", scales=None, 
             size / 0.875).
         flip: also average each view's horizontal mirror (with "none", each
             image's; the ten-crop modes hold the mirrors already).
+        strategy: a `tf.distribute` strategy to load and run the model under
+            (every image counted once, whatever the replicas).
 
     Returns:
         {"split": split, **metrics}.
     """
-    cfg, model = load_run(workdir, checkpoint)
-    split = split or cfg["data"]["test_split"]
-    info = dataset_info(cfg)
-    if tta == "none":
-        metrics = {**evaluate.evaluate(model, eval_dataset(cfg, info, split), flip=flip),
-                   "flip": bool(flip)}
-    else:
-        extra = {} if scales is None else {"scales": scales}
-        metrics = evaluate.evaluate_tta(
-            model, load_split(cfg, split), num_classes=info.num_classes, mode=tta,
-            image_size=cfg["data"]["image_size"], resize_to=resize_to,
-            batch_size=cfg["train"]["batch_size"], flip=flip, **extra)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        cfg, model = load_run(workdir, checkpoint)
+        split = split or cfg["data"]["test_split"]
+        info = dataset_info(cfg)
+        if tta == "none":
+            metrics = {**evaluate.evaluate(model, eval_dataset(cfg, info, split), flip=flip),
+                       "flip": bool(flip)}
+        else:
+            extra = {} if scales is None else {"scales": scales}
+            metrics = evaluate.evaluate_tta(
+                model, load_split(cfg, split), num_classes=info.num_classes, mode=tta,
+                image_size=cfg["data"]["image_size"], resize_to=resize_to,
+                batch_size=cfg["train"]["batch_size"], flip=flip, **extra)
     return {"split": split, **metrics}

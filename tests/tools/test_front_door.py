@@ -26,7 +26,7 @@ TF_NOISE = re.compile(r"cuda|cuInit|cudart|oneDNN custom operations|cpu_feature_
 TOOL_FLAGS = {
     "train": ["--config", "--workdir", "--show_config", "--export", "--name"],
     "evaluate": ["--workdir", "--checkpoint", "--split", "--tta", "--output", "--confusion_png",
-                 "--flip", "--ensemble", "--reliability_png"],
+                 "--flip", "--ensemble", "--reliability_png", "--strategy", "--cpu_devices"],
     "export": ["--workdir", "--name", "--export_root", "--checkpoint", "--version",
                "--quantization", "--io_dtype"],
     "costs": ["--model", "--keras_application", "--input_shape", "--classes", "--top", "--all",
