@@ -3,7 +3,11 @@
     tools/train.py --config=configs/resnet20_digits.py --workdir=runs/digits [--export]
     tools/train.py --config=configs/resnet20_digits.py --workdir=W --config.train.epochs=1
     tools/train.py --config=configs/resnet20_digits.py --show_config
+    tools/train.py --config=C --workdir=W --config.runtime.strategy=mirrored  # every GPU
+    TF_CONFIG='{"cluster": ..., "task": ...}' tools/train.py ... --config.runtime.strategy=multi_worker
 
+Several devices and machines: docs/distributed.md (TF_CONFIG gives the
+cluster of a multi_worker run; the chief writes the run folder).
 Rerunning the same command resumes an interrupted run from its last epoch.
 Any config key can be set on the command line (--config.SECTION.KEY=VALUE);
 --show_config lists every key with its value, default and meaning.

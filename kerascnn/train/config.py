@@ -217,7 +217,26 @@ def format_config(cfg):
     for k, v, d, m, changed in cells:
         lines.append(f"{'*' if changed else ' '} {k:<{wk}}  {v:<{wv}}  {d:<{wd}}  {m}")
     lines.append("(* = set by the config file or the command line)")
+    lines += resolved_notes(cfg)
     return "\n".join(lines)
+
+
+def resolved_notes(cfg):
+    """Lines on what the runtime makes of the config: the global batch's split and
+    the linear scaling rule's learning rate (docs/distributed.md)."""
+    cfg = _to_dict(cfg)
+    t, r = cfg["train"], cfg["runtime"]
+    notes = []
+    if r["strategy"] != "default":
+        notes.append(f"train.batch_size={t['batch_size']} is the global batch: each of the R "
+                     f"replicas of runtime.strategy={r['strategy']!r} gets {t['batch_size']} / R "
+                     "(R must divide it).")
+    if r["scale_learning_rate"]:
+        scaled = t["learning_rate"] * t["batch_size"] / 256
+        notes.append(f"learning rate used: train.learning_rate x batch_size / 256 = "
+                     f"{t['learning_rate']:g} x {t['batch_size']} / 256 = {scaled:g} "
+                     "(runtime.scale_learning_rate, the linear scaling rule).")
+    return notes
 
 
 def _show(value):

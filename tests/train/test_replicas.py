@@ -7,6 +7,7 @@ collective groups).
 """
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -133,7 +134,8 @@ def test_tools_evaluate_on_three_replicas_counts_every_image_once(result):
     run = subprocess.run(
         [sys.executable, "tools/evaluate.py", f"--workdir={result['root'] / 'run_uneven'}",
          "--strategy=mirrored", "--cpu_devices=3", f"--output={out}"],
-        capture_output=True, text=True, timeout=300)
+        cwd=pathlib.Path(__file__).resolve().parents[2], capture_output=True, text=True,
+        timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(out.read_text())
     metrics = result["uneven"]["metrics"]
