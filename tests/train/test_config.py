@@ -54,7 +54,8 @@ def test_required_keys_are_those_of_default_config():
     default = train_lib.config_to_dict(default_config())
     train_lib.check_config(default)
     sections = [s for s, keys in default.items() if isinstance(keys, dict)]
-    assert set(sections) == {"model", "data", "augment", "eval", "train", "export", "transfer"}
+    assert set(sections) == {"model", "data", "augment", "eval", "train", "export", "transfer",
+                             "runtime"}
     for section in sections:
         for key in default[section]:
             cfg = copy.deepcopy(default)
