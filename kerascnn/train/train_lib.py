@@ -18,7 +18,7 @@ from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.models import backbone
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
-from kerascnn.train import curves, early_stopping, optimizers, sanity, schedules
+from kerascnn.train import curves, early_stopping, fault_tolerance, optimizers, sanity, schedules
 from kerascnn.train.run_config import (  # noqa: F401 (train_lib.check_config etc. are public)
     _diff, check_config, config_to_dict, upgrade_config, warmup_epochs)
 
@@ -271,6 +271,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     # failed start leaves it as it was and the corrected command runs.
     config_to_write = _check_workdir(cfg, workdir)
     keras.utils.set_random_seed(cfg["seed"])
+    if cfg["runtime"]["deterministic"]:
+        fault_tolerance.enable_determinism()  # before the model is built
 
     if model_path.exists() and metrics_path.exists():
         if config_to_write:
@@ -280,6 +282,7 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         return TrainResult(model, metrics, workdir, model_path,
                            metrics.get("resumed_from_epoch", 0), True)
 
+    fault_tolerance.check_writable(workdir)
     backup = callbacks_lib.ResumableBackup(workdir / "backup")
     latest = backup.latest()
     resumed_from = latest[0] if latest else 0
@@ -304,7 +307,9 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     stopper = early_stopping.EarlyStopping(
         workdir / "early_stopping", t["early_stopping_monitor"],
         t["early_stopping_patience"]) if t["early_stopping_patience"] else None
-    callbacks = [
+    callbacks = [  # the preflight first: it runs before any callback writes
+        fault_tolerance.Preflight(workdir, t["keep_checkpoints"], stopper is not None),
+        fault_tolerance.StopOnNonFiniteLoss(backup, workdir / CHECKPOINT_FILE),
         *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
         backup,
         callbacks_lib.AtomicCheckpoint(workdir / CHECKPOINT_FILE),
