@@ -14,6 +14,9 @@ What `run` adds to `absl.app.run`:
   the value and what is allowed (for a misspelt key, the closest one), with
   exit status 2 and no traceback; `--traceback` or `KERASCNN_TRACEBACK=1`
   shows the full trace.
+- An error that carries an `exit_status` (a run stopped by a non-finite
+  loss, status 3; too little disk space or an unwritable workdir, status 2:
+  kerascnn.train.fault_tolerance) is printed the same way, with its status.
 - TensorFlow's start-up lines on a CPU-only machine (CUDA probing, oneDNN
   and CPU-feature notes, which TF's C++ code writes to stderr before
   `TF_CPP_MIN_LOG_LEVEL` applies) are filtered out; any other line TF writes
@@ -156,12 +159,12 @@ def _parser(module):
     return parse
 
 
-def _fail(message):
+def _fail(message, status=EXIT_USER_ERROR):
     name = os.path.basename(sys.argv[0])
     print(f"{name}: error: {message}", file=sys.stderr)
     if not _wants_traceback(sys.argv):
         print(f"{name}: (rerun with --traceback for the full trace)", file=sys.stderr)
-    sys.exit(EXIT_USER_ERROR)
+    sys.exit(status)
 
 
 def _flag_error_message(argv, err):
@@ -220,8 +223,12 @@ def run(main, module):
             return main(argv)
         try:
             return main(argv)
-        except user_errors() as err:
-            _fail(" ".join(str(err).split()) if str(err).count("\n") < 2 else str(err))
+        except Exception as err:  # noqa: BLE001  (re-raised unless reported below)
+            status = getattr(err, "exit_status", None)
+            if not isinstance(err, user_errors()) and not isinstance(status, int):
+                raise
+            message = " ".join(str(err).split()) if str(err).count("\n") < 2 else str(err)
+            _fail(message, status if isinstance(status, int) else EXIT_USER_ERROR)
 
     app.run(guarded, flags_parser=_parser(module))
 

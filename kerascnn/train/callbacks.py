@@ -6,6 +6,7 @@ import pathlib
 import keras
 
 from kerascnn import _checks, _compat, _io, evaluate
+from kerascnn.train import fault_tolerance
 
 
 class ResumableBackup(keras.callbacks.Callback):
@@ -16,6 +17,9 @@ class ResumableBackup(keras.callbacks.Callback):
     new file `epoch_k.weights.h5`, and only then does `state.json`, written
     atomically, point at it. A kill at any instant leaves a consistent
     (weights, epoch) pair, and rerunning `fit` continues from that epoch.
+    `state.json` also holds the model's random-number generators' state
+    (dropout masks and the like, which `save_weights` leaves out), so the
+    resumed epochs draw what an uninterrupted run draws.
 
     Args:
         backup_dir: the folder holding the backup.
@@ -34,6 +38,9 @@ class ResumableBackup(keras.callbacks.Callback):
         state = json.loads(self.state_path.read_text())
         return state["epoch"], self.backup_dir / state["weights"]
 
+    def _random_states(self):
+        return json.loads(self.state_path.read_text()).get("random_states")
+
     def on_train_begin(self, logs=None):
         latest = self.latest()
         if latest is None:
@@ -42,6 +49,9 @@ class ResumableBackup(keras.callbacks.Callback):
         if not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
+        states = self._random_states()
+        if states is not None:  # absent from backups written before they were kept
+            fault_tolerance.restore_random_states(self.model, states)
         _compat.set_initial_epoch(self.model, epoch)
         self._resumed_epoch = epoch
 
@@ -58,7 +68,9 @@ class ResumableBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         name = f"epoch_{epoch + 1}.weights.h5"
         _io.save_weights_atomic(self.model, self.backup_dir / name)
-        _io.write_json_atomic(self.state_path, {"epoch": epoch + 1, "weights": name})
+        _io.write_json_atomic(self.state_path, {
+            "epoch": epoch + 1, "weights": name,
+            "random_states": fault_tolerance.random_states(self.model)})
         for old in self.backup_dir.glob("epoch_*.weights.h5"):
             if old.name != name:
                 old.unlink()

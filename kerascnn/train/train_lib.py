@@ -20,7 +20,8 @@ from kerascnn.models import backbone
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.layers import synchronize_batchnorm
-from kerascnn.train import curves, distribute, early_stopping, optimizers, sanity, schedules
+from kerascnn.train import (curves, distribute, early_stopping, fault_tolerance, optimizers,
+                            sanity, schedules)
 from kerascnn.train.run_config import (  # noqa: F401 (train_lib.check_config etc. are public)
     _diff, check_config, config_to_dict, upgrade_config, warmup_epochs)
 
@@ -278,6 +279,8 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     # failed start leaves it as it was and the corrected command runs.
     config_to_write = _check_workdir(cfg, workdir)
     keras.utils.set_random_seed(cfg["seed"])
+    if cfg["runtime"]["deterministic"]:
+        fault_tolerance.enable_determinism()  # before the model is built
 
     if model_path.exists() and metrics_path.exists():
         if config_to_write and distribute.is_chief(strategy):
@@ -288,6 +291,7 @@ def train_and_evaluate(config, workdir, verbose="auto"):
                            metrics.get("resumed_from_epoch", 0), True)
 
     out = distribute.output_folder(workdir, strategy)  # a scratch folder for non-chief workers
+    fault_tolerance.check_writable(out)
     backup = callbacks_lib.ResumableBackup(out / "backup")
     latest = backup.latest()
     resumed_from = latest[0] if latest else 0
@@ -319,7 +323,9 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     stopper = early_stopping.EarlyStopping(
         out / "early_stopping", t["early_stopping_monitor"],
         t["early_stopping_patience"]) if t["early_stopping_patience"] else None
-    callbacks = [
+    callbacks = [  # the preflight first: it runs before any callback writes
+        fault_tolerance.Preflight(out, t["keep_checkpoints"], stopper is not None),
+        fault_tolerance.StopOnNonFiniteLoss(backup, out / CHECKPOINT_FILE),
         # Several replicas: validation that takes any batch (Keras's fails on uneven ones).
         *([callbacks_lib.Validation(validation_ds)] if several and validation_ds else []),
         *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
