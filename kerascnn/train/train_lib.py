@@ -18,7 +18,7 @@ from kerascnn.data.datasets import FOLDER_PREFIX
 from kerascnn.models import backbone
 from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
-from kerascnn.train import curves, early_stopping, optimizers, sanity, schedules
+from kerascnn.train import curves, early_stopping, optimizers, precision, sanity, schedules
 from kerascnn.train.run_config import (  # noqa: F401 (train_lib.check_config etc. are public)
     _diff, check_config, config_to_dict, upgrade_config, warmup_epochs)
 
@@ -84,7 +84,12 @@ def check_classes(cfg, info):
 
 def build_model(cfg, info, image_shape, train_raw=None):
     """The config's model for images of `image_shape` (H, W, C) from a dataset
-    described by `info`."""
+    described by `info`, in config.runtime.precision (`precision.build`)."""
+    return precision.build(cfg["runtime"]["precision"], _build_model, cfg, info, image_shape,
+                           train_raw)
+
+
+def _build_model(cfg, info, image_shape, train_raw):
     t = cfg["transfer"]
     if t["backbone"]:  # the backbone's features and a new head (docs/training.md)
         return backbone.replace_head(load_backbone(t["backbone"]), info.num_classes, t["mode"],
@@ -234,7 +239,8 @@ def compile_model(model, cfg, steps_per_epoch, num_classes):
     # (log-sum-exp), so it is stable for large logits.
     loss = keras.losses.CategoricalCrossentropy(from_logits=True,
                                                 label_smoothing=t["label_smoothing"])
-    model.compile(optimizer=optimizer,
+    model.compile(optimizer=precision.loss_scaled(optimizer, cfg["runtime"]["precision"]),
+                  jit_compile=cfg["runtime"]["jit_compile"],
                   **aux_heads.compile_arguments(model, loss, metrics, t["aux_loss_weight"]))
 
 
