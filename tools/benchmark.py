@@ -6,6 +6,8 @@
     python tools/benchmark.py augment_epoch [--repeats=3]
     python tools/benchmark.py augment_ops [--sizes=32,224] [--repeats=3]
     python tools/benchmark.py train --model=resnet50,densenet121,vgg16 [--batch=16] [--size=224]
+    python tools/benchmark.py train --model=resnet20 --size=32 --batch=128 \
+        --precision=float32,mixed_bfloat16 --jit_compile=false,true [--strategy=default,mirrored]
     python tools/benchmark.py tflite --model=mobilenet_v2 [--size=224] [--runs=100] [--threads=N]
     python tools/benchmark.py int8 --workdir=RUN [--runs=100] [--threads=N] [--test_images=1000]
 
@@ -35,6 +37,13 @@ _COMPARE = flags.DEFINE_enum("compare", "keras.applications", ["keras.applicatio
 _BATCH = flags.DEFINE_integer("batch", 16, "train: images per step.", lower_bound=1)
 _SIZE = flags.DEFINE_integer("size", 224, "train, tflite: square input size.", lower_bound=8)
 _MEMORY = flags.DEFINE_bool("memory", True, "train: also measure each model's peak memory.")
+_PRECISION = flags.DEFINE_list("precision", [], "train: dtype policies to compare, e.g. "
+                               "float32,mixed_bfloat16 (config.runtime.precision); with "
+                               "--jit_compile or --strategy, any registered --model.")
+_JIT_COMPILE = flags.DEFINE_list("jit_compile", [], "train: false,true: without and with XLA "
+                                 "(config.runtime.jit_compile).")
+_STRATEGY = flags.DEFINE_list("strategy", [], "train: default,mirrored (config.runtime.strategy; "
+                              "mirrored splits the CPU in 2 when there is no GPU).")
 _RUNS = flags.DEFINE_integer("runs", 100,
                              "tflite, int8: timed single-image calls per path (median).",
                              lower_bound=50)
@@ -176,9 +185,16 @@ def augment_ops(shape, repeats):
 
 
 def train(shape, repeats):
-    """Images/s and peak memory training ours and keras.applications' same network."""
-    _suite("benchmark_train").train(_MODEL.value, _SIZE.value, _BATCH.value, repeats,
-                                    memory=_MEMORY.value)
+    """Images/s and peak memory training ours and keras.applications' same network, or
+    ours in each configuration of --precision x --jit_compile x --strategy."""
+    suite = _suite("benchmark_train")
+    configs = None
+    if _PRECISION.value or _JIT_COMPILE.value or _STRATEGY.value:
+        configs = suite.configurations(_PRECISION.value or ["float32"],
+                                       _JIT_COMPILE.value or ["false"],
+                                       _STRATEGY.value or ["default"])
+    suite.train(_MODEL.value, _SIZE.value, _BATCH.value, repeats, memory=_MEMORY.value,
+                configs=configs)
 
 
 def tflite(shape, repeats):

@@ -31,6 +31,7 @@ from kerascnn.export._metadata import (
     SIGNATURE_KEY,
     TFLITE_FILENAME,
 )
+from kerascnn.train import precision
 
 PARITY_IMAGES = 64
 
@@ -79,6 +80,10 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
     existing version's metadata.json names another input or output shape, or
     other class names (when both have them), nothing is written.
 
+    A model trained in mixed precision is exported in float32 (its weights are
+    float32 already; `kerascnn.train.precision.with_precision`): TFLite's
+    builtins have no bfloat16 / float16 convolutions.
+
     Args:
         model: a built `keras.Model` taking float images in [0, 255] of a fixed
             shape (N, H, W, C) and giving one output (the logits).
@@ -118,6 +123,7 @@ def export_model(model, export_root, *, name=None, version=None, sample_images=N
         TFLiteConversionError: the model needs ops outside the TFLite builtins.
     """
     hwc = parity.model_input_shape(model)
+    model = precision.with_precision(model, "float32")
     if len(model.outputs) != 1:
         raise ValueError(
             f"Export needs a model with one output (the logits); model "

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from kerascnn.export import parity
 from kerascnn.train.config import QUANTIZED_TFLITE, TFLITE_IO_DTYPES
+from kerascnn.train import precision
 
 QUANTIZATIONS = ("none", *QUANTIZED_TFLITE)
 IO_DTYPES = TFLITE_IO_DTYPES
@@ -88,6 +89,7 @@ def to_tflite(model, path=None, *, quantization="none", representative_data=None
         TFLiteConversionError: the model needs ops outside the TFLite builtins.
     """
     hwc = parity.model_input_shape(model)
+    model = precision.with_precision(model, "float32")  # TFLite has no bfloat16 convolutions
     if len(model.outputs) != 1:
         raise ValueError(f"to_tflite needs a model with one output (the logits); model "
                          f"{model.name!r} has {len(model.outputs)}.")

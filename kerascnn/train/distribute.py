@@ -153,3 +153,17 @@ def output_folder(workdir, strategy, resume_state=("backup", "early_stopping")):
         if (pathlib.Path(workdir) / name).is_dir():
             shutil.copytree(pathlib.Path(workdir) / name, scratch / name)
     return scratch
+
+
+def check_jit_compile(cfg, strategy):
+    """XLA with several replicas on CPU devices fails at the first step (measured, TF 2.21:
+    "Trying to access resource .../replica_1 located in device CPU:1 from device ...CPU:0"),
+    so it is refused before the model is built."""
+    replicas = strategy.num_replicas_in_sync
+    if (cfg["runtime"]["jit_compile"] and replicas > 1
+            and not tf.config.list_logical_devices("GPU")):
+        raise ValueError(
+            f"config.runtime.jit_compile=True with the {replicas} CPU replicas of "
+            f"config.runtime.strategy={cfg['runtime']['strategy']!r} fails at the first step "
+            "(XLA reads a variable of another CPU device); set config.runtime.jit_compile=False, "
+            "or run on GPUs.")

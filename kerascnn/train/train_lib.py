@@ -21,7 +21,7 @@ from kerascnn.train import aux_heads
 from kerascnn.train import callbacks as callbacks_lib
 from kerascnn.layers import synchronize_batchnorm
 from kerascnn.train import (curves, distribute, early_stopping, fault_tolerance, optimizers,
-                            sanity, schedules)
+                            precision, sanity, schedules)
 from kerascnn.train.run_config import (  # noqa: F401 (train_lib.check_config etc. are public)
     _diff, check_config, config_to_dict, upgrade_config, warmup_epochs)
 
@@ -87,7 +87,12 @@ def check_classes(cfg, info):
 
 def build_model(cfg, info, image_shape, train_raw=None):
     """The config's model for images of `image_shape` (H, W, C) from a dataset
-    described by `info`."""
+    described by `info`, in config.runtime.precision (`precision.build`)."""
+    return precision.build(cfg["runtime"]["precision"], _build_model, cfg, info, image_shape,
+                           train_raw)
+
+
+def _build_model(cfg, info, image_shape, train_raw):
     t = cfg["transfer"]
     if t["backbone"]:  # the backbone's features and a new head (docs/training.md)
         return backbone.replace_head(load_backbone(t["backbone"]), info.num_classes, t["mode"],
@@ -239,7 +244,8 @@ def compile_model(model, cfg, steps_per_epoch, num_classes):
     # (log-sum-exp), so it is stable for large logits.
     loss = keras.losses.CategoricalCrossentropy(from_logits=True,
                                                 label_smoothing=t["label_smoothing"])
-    model.compile(optimizer=optimizer,
+    model.compile(optimizer=precision.loss_scaled(optimizer, cfg["runtime"]["precision"]),
+                  jit_compile=cfg["runtime"]["jit_compile"],
                   **aux_heads.compile_arguments(model, loss, metrics, t["aux_loss_weight"]))
 
 
@@ -270,6 +276,7 @@ def train_and_evaluate(config, workdir, verbose="auto"):
     # Before TensorFlow runs an op (logical CPU devices, the multi-worker cluster).
     strategy = distribute.make_strategy(cfg["runtime"])
     runtime = distribute.summary(cfg, strategy)  # the global batch splits over the replicas
+    distribute.check_jit_compile(cfg, strategy)
     d = cfg["data"]
     info = dataset_info(cfg)
     check_classes(cfg, info)

@@ -95,3 +95,12 @@ def test_runtime_values_are_checked_before_training():
 def test_the_tpu_strategy_without_a_tpu_stops_at_once_saying_so():
     with pytest.raises(RuntimeError, match="config.runtime.strategy='tpu', but no TPU was found"):
         distribute.make_strategy(cfg(strategy="tpu")["runtime"])
+
+
+def test_xla_with_several_cpu_replicas_is_refused_before_the_model():
+    c = cfg(strategy="mirrored", jit_compile=True)
+    with pytest.raises(ValueError, match="jit_compile=True with the 2 CPU replicas of "
+                                         "config.runtime.strategy='mirrored' fails"):
+        distribute.check_jit_compile(c, Replicas(2))
+    distribute.check_jit_compile(c, Replicas(1))
+    distribute.check_jit_compile(cfg(strategy="mirrored"), Replicas(2))
