@@ -5,7 +5,7 @@ import pathlib
 
 import keras
 
-from kerascnn import _checks, _compat, _io, evaluate
+from kerascnn import _checks, _compat, _io
 from kerascnn.train import fault_tolerance
 
 
@@ -238,6 +238,8 @@ class Validation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
+        from kerascnn import evaluate  # loaded on use: `import kerascnn` stays light
+
         result = evaluate.evaluate(self.model, self.dataset)
         logs.update({f"val_{key}": result[key] for key in ("loss", "top1", "top5")
                      if key in result})

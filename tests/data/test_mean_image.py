@@ -92,7 +92,8 @@ def test_build_model_with_dataset_mean_image_on_digits():
 
     train_raw = data.load("digits", "train")
     cfg = {"model": {"name": "resnet20", "kwargs": {"preprocessing": "dataset_mean_image"}},
-           "data": {"name": "digits"}, "transfer": {"backbone": None}}
+           "data": {"name": "digits"}, "transfer": {"backbone": None},
+           "runtime": {"precision": "float32"}}
     model = train_lib.build_model(cfg, data.info("digits"), (32, 32, 3), train_raw)
     layer = next(layer for layer in model.layers if "Normalization" in type(layer).__name__)
     assert isinstance(layer, MeanImageNormalization)
