@@ -10,6 +10,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerascnn import _compat
+
 # Keras's BatchNormalization already computes the notes' formula exactly: batch
 # statistics with the biased variance in training, moving statistics otherwise,
 # epsilon inside the square root. Exposed under our name, not subclassed.
@@ -384,7 +386,7 @@ def synchronize_batchnorm(model, synchronized=True):
     before `fit`); with False the model saves as plain BN again, which every
     backend loads. Returns the number of layers set.
     """
-    layers = [layer for layer in model._flatten_layers()
+    layers = [layer for layer in _compat.sublayers(model, recursive=True)
               if isinstance(layer, keras.layers.BatchNormalization)]
     for layer in layers:
         layer.synchronized = bool(synchronized)
