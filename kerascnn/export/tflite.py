@@ -27,8 +27,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerascnn.export import parity
-from kerascnn.train.config import QUANTIZED_TFLITE, TFLITE_IO_DTYPES
 from kerascnn.train import precision
+from kerascnn.train.config import QUANTIZED_TFLITE, TFLITE_IO_DTYPES
 
 QUANTIZATIONS = ("none", *QUANTIZED_TFLITE)
 IO_DTYPES = TFLITE_IO_DTYPES

@@ -12,8 +12,12 @@ gets batch_size / R images per step, and R must divide it. With
 batch_size / 256 (the linear scaling rule of Goyal et al. 2017).
 """
 
+import contextlib
 import json
 import os
+import pathlib
+import shutil
+import tempfile
 
 import tensorflow as tf
 
@@ -137,22 +141,24 @@ def summary(cfg, strategy):
     }
 
 
+@contextlib.contextmanager
 def output_folder(workdir, strategy, resume_state=("backup", "early_stopping")):
     """Where this process writes: `workdir` for the chief; for another worker of a
     multi-worker run a scratch folder (which `fit` needs, every worker saving in
     step) holding a copy of the chief's resume state, so that every worker
-    resumes from the same epoch. Remove it with `shutil.rmtree` at the end."""
-    import pathlib
-    import shutil
-    import tempfile
-
+    resumes from the same epoch. The scratch folder is removed at the end of
+    the block, also when training fails."""
     if is_chief(strategy):
-        return pathlib.Path(workdir)
+        yield pathlib.Path(workdir)
+        return
     scratch = pathlib.Path(tempfile.mkdtemp(prefix=f"kerascnn_{worker_name(strategy)}_"))
-    for name in resume_state:
-        if (pathlib.Path(workdir) / name).is_dir():
-            shutil.copytree(pathlib.Path(workdir) / name, scratch / name)
-    return scratch
+    try:
+        for name in resume_state:
+            if (pathlib.Path(workdir) / name).is_dir():
+                shutil.copytree(pathlib.Path(workdir) / name, scratch / name)
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def check_jit_compile(cfg, strategy):

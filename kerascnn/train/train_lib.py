@@ -297,90 +297,90 @@ def train_and_evaluate(config, workdir, verbose="auto"):
         return TrainResult(model, metrics, workdir, model_path,
                            metrics.get("resumed_from_epoch", 0), True)
 
-    out = distribute.output_folder(workdir, strategy)  # a scratch folder for non-chief workers
-    fault_tolerance.check_writable(out)
-    backup = callbacks_lib.ResumableBackup(out / "backup")
-    latest = backup.latest()
-    resumed_from = latest[0] if latest else 0
-    several = runtime["replicas"] > 1
-    # The pipeline starts at the resumed epoch: epoch e's data depend on
-    # (seed, e) alone, so a resumed run trains on what an uninterrupted one would.
-    # With several replicas every batch is full: none leaves a replica empty.
-    train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from,
-                                                  full_batches=several)
-    with strategy.scope():
-        model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
-    check_input_fits(model, train_ds)
-    validation_ds = validation_dataset(cfg, info)
-    fit_train_ds, *fit_validation_ds = aux_heads.targets_per_head(
-        model, train_ds, *([validation_ds] if validation_ds is not None and not several else []))
-    num_train = _num_examples(train_raw, info, d["train_split"])
-    steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
-    # The notes' first check: about ln C before training (a resumed model is trained).
-    initial = None if resumed_from else sanity.check_initial_loss(
-        models.main_head(model), train_ds, info.num_classes)
-    with strategy.scope():
-        if cfg["runtime"]["sync_bn"]:
-            synchronize_batchnorm(model)
-        compile_model(model, cfg, steps_per_epoch, info.num_classes)
-    if config_to_write and out == workdir:
-        _write_config(cfg, workdir)
+    # A non-chief worker of a multi-worker run writes into a scratch folder, removed at the end.
+    with distribute.output_folder(workdir, strategy) as out:
+        fault_tolerance.check_writable(out)
+        backup = callbacks_lib.ResumableBackup(out / "backup")
+        latest = backup.latest()
+        resumed_from = latest[0] if latest else 0
+        several = runtime["replicas"] > 1
+        # The pipeline starts at the resumed epoch: epoch e's data depend on
+        # (seed, e) alone, so a resumed run trains on what an uninterrupted one would.
+        # With several replicas every batch is full: none leaves a replica empty.
+        train_raw, train_ds, test_ds = make_pipelines(cfg, info, initial_epoch=resumed_from,
+                                                      full_batches=several)
+        with strategy.scope():
+            model = build_model(cfg, info, train_ds.element_spec[0].shape[1:], train_raw)
+        check_input_fits(model, train_ds)
+        validation_ds = validation_dataset(cfg, info)
+        keras_validation = [validation_ds] if validation_ds is not None and not several else []
+        fit_train_ds, *fit_validation_ds = aux_heads.targets_per_head(
+            model, train_ds, *keras_validation)
+        num_train = _num_examples(train_raw, info, d["train_split"])
+        steps_per_epoch = data.steps_per_epoch(num_train, cfg["train"]["batch_size"])
+        # The notes' first check: about ln C before training (a resumed model is trained).
+        initial = None if resumed_from else sanity.check_initial_loss(
+            models.main_head(model), train_ds, info.num_classes)
+        with strategy.scope():
+            if cfg["runtime"]["sync_bn"]:
+                synchronize_batchnorm(model)
+            compile_model(model, cfg, steps_per_epoch, info.num_classes)
+        if config_to_write and out == workdir:
+            _write_config(cfg, workdir)
 
-    t = cfg["train"]
-    stopper = early_stopping.EarlyStopping(
-        out / "early_stopping", t["early_stopping_monitor"],
-        t["early_stopping_patience"]) if t["early_stopping_patience"] else None
-    callbacks = [  # the preflight first: it runs before any callback writes
-        fault_tolerance.Preflight(out, t["keep_checkpoints"], stopper is not None),
-        fault_tolerance.StopOnNonFiniteLoss(backup, out / CHECKPOINT_FILE),
-        # Several replicas: validation that takes any batch (Keras's fails on uneven ones).
-        *([callbacks_lib.Validation(validation_ds)] if several and validation_ds else []),
-        *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
-        backup,
-        callbacks_lib.AtomicCheckpoint(out / CHECKPOINT_FILE),
-        callbacks_lib.KeepCheckpoints(out / callbacks_lib.CHECKPOINTS_DIR,
-                                      t["keep_checkpoints"]),
-        callbacks_lib.LearningRateLogger(),
-        keras.callbacks.CSVLogger(str(out / curves.HISTORY_FILE), append=True),
-        curves.CurvesPNG(out / curves.HISTORY_FILE, out / CURVES_FILE,
-                         f"{cfg['model']['name']} on {d['name']}"),
-        keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
-    ]
-    start = time.time()
-    losses = []
-    with strategy.scope(), _compat.multi_worker_keras(model, strategy):
-        if not (stopper and stopper.stopped):  # a rerun after the stop trains no more
-            losses = model.fit(
-                fit_train_ds, epochs=t["epochs"], steps_per_epoch=steps_per_epoch,
-                callbacks=callbacks, verbose=_verbosity(verbose),
-                shuffle=False,  # the pipeline shuffles, seeded
-                validation_data=fit_validation_ds[0] if fit_validation_ds else None,
-            ).history.get("loss", [])
-        train_seconds = time.time() - start
+        t = cfg["train"]
+        stopper = early_stopping.EarlyStopping(
+            out / "early_stopping", t["early_stopping_monitor"],
+            t["early_stopping_patience"]) if t["early_stopping_patience"] else None
+        callbacks = [  # the preflight first: it runs before any callback writes
+            fault_tolerance.Preflight(out, t["keep_checkpoints"], stopper is not None),
+            fault_tolerance.StopOnNonFiniteLoss(backup, out / CHECKPOINT_FILE),
+            # Several replicas: validation that takes any batch (Keras's fails on uneven ones).
+            *([callbacks_lib.Validation(validation_ds)] if several and validation_ds else []),
+            *([stopper] if stopper else []),  # before the backup: see EarlyStopping.on_epoch_end
+            backup,
+            callbacks_lib.AtomicCheckpoint(out / CHECKPOINT_FILE),
+            callbacks_lib.KeepCheckpoints(out / callbacks_lib.CHECKPOINTS_DIR,
+                                          t["keep_checkpoints"]),
+            callbacks_lib.LearningRateLogger(),
+            keras.callbacks.CSVLogger(str(out / curves.HISTORY_FILE), append=True),
+            curves.CurvesPNG(out / curves.HISTORY_FILE, out / CURVES_FILE,
+                             f"{cfg['model']['name']} on {d['name']}"),
+            keras.callbacks.TensorBoard(str(out / "tensorboard"), update_freq="epoch"),
+        ]
+        start = time.time()
+        losses = []
+        with strategy.scope(), _compat.multi_worker_keras(model, strategy):
+            if not (stopper and stopper.stopped):  # a rerun after the stop trains no more
+                losses = model.fit(
+                    fit_train_ds, epochs=t["epochs"], steps_per_epoch=steps_per_epoch,
+                    callbacks=callbacks, verbose=_verbosity(verbose),
+                    shuffle=False,  # the pipeline shuffles, seeded
+                    validation_data=fit_validation_ds[0] if fit_validation_ds else None,
+                ).history.get("loss", [])
+            train_seconds = time.time() - start
+            if stopper:
+                stopper.restore_best(model)
+
+            model = models.main_head(model)  # auxiliary classifiers are for training only
+            synchronize_batchnorm(model, False)  # saved as plain BN, which every backend loads
+            _io.save_model_atomic(model, out / MODEL_FILE)
+            metrics = evaluate.evaluate(model, test_ds)
+        metrics.pop("confusion_matrix")  # C x C: tools/evaluate.py draws it
+        metrics.update(
+            model=cfg["model"]["name"], dataset=d["name"], split=d["test_split"],
+            epochs=cfg["train"]["epochs"], resumed_from_epoch=resumed_from,
+            train_seconds_this_run=round(train_seconds, 2),
+            trainable_params=int(sum(w.numpy().size for w in model.trainable_weights)),
+            final_train_loss=float(losses[-1]) if losses else None,
+            initial_loss=initial and round(initial.loss, 4),
+            expected_initial_loss=round(math.log(info.num_classes), 4),
+        )
         if stopper:
-            stopper.restore_best(model)
-
-        model = models.main_head(model)  # auxiliary classifiers are for training only
-        synchronize_batchnorm(model, False)  # saved as plain BN, which every backend loads
-        _io.save_model_atomic(model, out / MODEL_FILE)
-        metrics = evaluate.evaluate(model, test_ds)
-    metrics.pop("confusion_matrix")  # C x C: tools/evaluate.py draws it
-    metrics.update(
-        model=cfg["model"]["name"], dataset=d["name"], split=d["test_split"],
-        epochs=cfg["train"]["epochs"], resumed_from_epoch=resumed_from,
-        train_seconds_this_run=round(train_seconds, 2),
-        trainable_params=int(sum(w.numpy().size for w in model.trainable_weights)),
-        final_train_loss=float(losses[-1]) if losses else None,
-        initial_loss=initial and round(initial.loss, 4),
-        expected_initial_loss=round(math.log(info.num_classes), 4),
-    )
-    if stopper:
-        metrics.update(stopper.summary())
-    metrics["runtime"] = runtime
-    _io.write_json_atomic(out / METRICS_FILE, metrics)
-    shutil.rmtree(out / "backup", ignore_errors=True)
-    if out != workdir:  # a non-chief worker: its files were for fit's sake only
-        shutil.rmtree(out, ignore_errors=True)
+            metrics.update(stopper.summary())
+        metrics["runtime"] = runtime
+        _io.write_json_atomic(out / METRICS_FILE, metrics)
+        shutil.rmtree(out / "backup", ignore_errors=True)
     return TrainResult(model, metrics, workdir, model_path, resumed_from, False)
 
 
