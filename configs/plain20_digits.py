@@ -11,14 +11,11 @@ docs/training.md ("The degradation experiment") gives the measured training
 and test errors beside the other three and the seconds.
 """
 
-import importlib.util
 import pathlib
 
-_spec = importlib.util.spec_from_file_location(
-    "degradation_digits", pathlib.Path(__file__).with_name("degradation_digits.py")
-)
-_recipe = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_recipe)
+from kerascnn.train.config import load_config_file
+
+_recipe = load_config_file(pathlib.Path(__file__).with_name("degradation_digits.py"))
 
 
 def get_config():

@@ -9,14 +9,11 @@ paper's warm-up for this depth: lr 0.01 until the training error is below
 Should reach 93.57 % test top-1 (6.43 % error, the paper's Table 6).
 """
 
-import importlib.util
 import pathlib
 
-_spec = importlib.util.spec_from_file_location(
-    "resnet20_cifar10", pathlib.Path(__file__).with_name("resnet20_cifar10.py")
-)
-_base = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_base)
+from kerascnn.train.config import load_config_file
+
+_base = load_config_file(pathlib.Path(__file__).with_name("resnet20_cifar10.py"))
 
 
 def get_config():

@@ -6,6 +6,9 @@ ConfigDict from it, `check_config` derives the required keys from that, and
 key's value, default and meaning from it.
 """
 
+import importlib.util
+import pathlib
+
 import ml_collections
 from ml_collections import config_dict
 
@@ -177,6 +180,16 @@ def default_config():
         else:
             node[name] = default
     return c
+
+
+def load_config_file(path):
+    """The module of the config file at `path` (a .py file with `get_config`), for a
+    config built on another one's recipe (configs/resnet110_cifar10.py)."""
+    path = pathlib.Path(path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def meanings():
